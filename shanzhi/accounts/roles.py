@@ -1,0 +1,101 @@
+"""Roles and what they may do: the permission matrix, as data.
+
+A permission is granted *within the region* of the role assignment that carries it; the scope mechanism
+(``shanzhi.core.scope``) turns a user's assignments into region prefixes per permission.  Code never asks
+``if role == …``: it asks for a permission.  Domain apps add their permissions by extending ``MATRIX`` in
+this one file, so the whole matrix can be read (and reviewed) in one place.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from django.utils.translation import gettext_lazy as _
+
+from shanzhi.core.codes import Level
+
+
+class Role(StrEnum):
+    CITY_ADMIN = "city_admin"
+    COUNTY_ADMIN = "county_admin"
+    TOWN_ADMIN = "town_admin"
+    VILLAGE_ADMIN = "village_admin"
+    DISPATCHER = "dispatcher"
+    HANDLER = "handler"
+    GRID_WORKER = "grid_worker"
+    VILLAGE_CADRE = "village_cadre"
+    SUPERVISOR = "supervisor"
+    AUDITOR = "auditor"
+    RESIDENT = "resident"
+
+
+ROLE_LABELS = {
+    Role.CITY_ADMIN: _("city administrator"),
+    Role.COUNTY_ADMIN: _("county administrator"),
+    Role.TOWN_ADMIN: _("town administrator"),
+    Role.VILLAGE_ADMIN: _("village administrator"),
+    Role.DISPATCHER: _("centre dispatcher"),
+    Role.HANDLER: _("handler (department staff)"),
+    Role.GRID_WORKER: _("grid worker"),
+    Role.VILLAGE_CADRE: _("village cadre"),
+    Role.SUPERVISOR: _("supervisory committee member"),
+    Role.AUDITOR: _("auditor (read-only)"),
+    Role.RESIDENT: _("resident"),
+}
+
+# Administrator roles are tied to the level of the region they are given at.
+ROLE_LEVEL = {
+    Role.CITY_ADMIN: Level.CITY,
+    Role.COUNTY_ADMIN: Level.COUNTY,
+    Role.TOWN_ADMIN: Level.TOWN,
+    Role.VILLAGE_ADMIN: Level.VILLAGE,
+    Role.GRID_WORKER: Level.VILLAGE,
+    Role.VILLAGE_CADRE: Level.VILLAGE,
+    Role.SUPERVISOR: Level.VILLAGE,
+    Role.RESIDENT: Level.VILLAGE,
+}
+
+# Permissions (app.verb).  Keep this list and the matrix below in step; tests check every permission used
+# by a selector or service is listed here.
+PERMISSIONS = {
+    "regions.view": _("view regions, grids and centres"),
+    "regions.change": _("create and change regions, grids and centres; import them"),
+    "people.view": _("view real-name base data (masked)"),
+    "people.change": _("create and change real-name base data"),
+    "people.unmask": _("see personal data unmasked (asks for a reason, audited)"),
+    "people.import": _("import real-name base data"),
+    "people.export": _("export real-name base data (masked)"),
+    "accounts.view": _("view user accounts"),
+    "accounts.change": _("create and change user accounts and their roles"),
+    "audit.view": _("read the audit log"),
+    "portal.self": _("see and correct one's own personal data"),
+}
+
+_ADMIN = {
+    "regions.view", "regions.change",
+    "people.view", "people.change", "people.unmask", "people.import", "people.export",
+    "accounts.view", "accounts.change", "audit.view",
+}
+
+MATRIX: dict[Role, frozenset[str]] = {
+    Role.CITY_ADMIN: frozenset(_ADMIN),
+    Role.COUNTY_ADMIN: frozenset(_ADMIN),
+    Role.TOWN_ADMIN: frozenset(_ADMIN),
+    Role.VILLAGE_ADMIN: frozenset(_ADMIN),
+    Role.DISPATCHER: frozenset({"regions.view", "people.view"}),
+    Role.HANDLER: frozenset({"regions.view", "people.view"}),
+    Role.GRID_WORKER: frozenset({"regions.view", "people.view", "people.change", "people.unmask"}),
+    Role.VILLAGE_CADRE: frozenset({"regions.view", "people.view", "people.export"}),
+    Role.SUPERVISOR: frozenset({"regions.view", "audit.view"}),
+    Role.AUDITOR: frozenset({"regions.view", "people.view", "accounts.view", "audit.view"}),
+    Role.RESIDENT: frozenset({"portal.self"}),
+}
+
+OFFICIAL_ROLES = frozenset(r for r in Role if r is not Role.RESIDENT)
+
+
+def grants(role: str, permission: str) -> bool:
+    try:
+        return permission in MATRIX[Role(role)]
+    except ValueError:
+        return False

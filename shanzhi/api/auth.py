@@ -1,0 +1,52 @@
+"""API authentication: bearer tokens for machines and scripts, the session cookie for the pages' own calls."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja.security import APIKeyCookie, HttpBearer
+
+from shanzhi.accounts.models import ApiToken
+
+
+def user_for_token(token: str) -> Any | None:
+    parts = token.split("_", 2)
+    if len(parts) != 3 or parts[0] != "sz":
+        return None
+    row = ApiToken.objects.select_related("user").filter(prefix=parts[1]).first()
+    if row is None or not row.is_usable():
+        return None
+    if not hmac.compare_digest(row.key_hash, ApiToken.hash_secret(token)):
+        return None
+    if not row.user.is_active:
+        return None
+    now = timezone.now()
+    if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=row.pk).update(last_used_at=now)
+    return row.user
+
+
+class BearerToken(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> Any | None:
+        user = user_for_token(token)
+        if user is not None:
+            request.user = user
+        return user
+
+
+class SessionAuth(APIKeyCookie):
+    """The logged-in page session (CSRF-checked for unsafe methods by django-ninja)."""
+
+    param_name = "sessionid"
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any | None:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            return user
+        return None
+
+
+AUTH = [BearerToken(), SessionAuth()]

@@ -1,0 +1,168 @@
+"""The audit log: one append-only, hash-chained row per change, written inside the change's transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from . import context
+from .crypto import EncryptedTextField
+from .masking import mask
+from .models import AuditEntry
+
+GENESIS = "0" * 64
+# any constant: the key of the PostgreSQL advisory lock that keeps one linear chain
+_CHAIN_LOCK_KEY = 0x5A4E_AD17
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal | uuid.UUID):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def snapshot(obj: models.Model, fields: list[str] | None = None) -> dict[str, Any]:
+    """A JSON-able view of a model row for before/after: personal data masked, blind indexes left out."""
+    data: dict[str, Any] = {}
+    for field in obj._meta.concrete_fields:
+        if fields is not None and field.name not in fields:
+            continue
+        if field.name.endswith("_bidx") or field.name in {"password", "created_at", "updated_at"}:
+            continue
+        value = getattr(obj, field.attname)
+        if isinstance(field, EncryptedTextField):
+            value = mask(field.mask_kind, value)
+        data[field.attname] = _jsonable(value)
+    return data
+
+
+def canonical(entry: AuditEntry) -> bytes:
+    body = {
+        "seq": entry.seq,
+        "created_at": entry.created_at.isoformat(),
+        "actor_id": entry.actor_id,
+        "actor_label": entry.actor_label,
+        "request_id": entry.request_id,
+        "ip": entry.ip,
+        "action": entry.action,
+        "object_type": entry.object_type,
+        "object_id": entry.object_id,
+        "region_code": entry.region_code,
+        "before": entry.before,
+        "after": entry.after,
+        "prev_hash": entry.prev_hash,
+    }
+    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def compute_hash(entry: AuditEntry) -> str:
+    return hashlib.sha256(entry.prev_hash.encode() + canonical(entry)).hexdigest()
+
+
+def _lock_chain() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
+    # SQLite: transactions are BEGIN IMMEDIATE (settings), so writers are already serialised.
+
+
+def record(
+    *,
+    actor: Any,
+    action: str,
+    obj: models.Model | None = None,
+    object_type: str = "",
+    object_id: str | int = "",
+    region_code: str = "",
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one audit row.  Must run inside the transaction of the change it records."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("audit.record must be called inside transaction.atomic()")
+    if obj is not None:
+        object_type = object_type or obj._meta.label_lower
+        object_id = object_id or str(obj.pk)
+        region_code = region_code or getattr(obj, "region_code", "") or ""
+    ctx = context.current()
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    _lock_chain()
+    last = AuditEntry.objects.order_by("-seq").values_list("seq", "hash").first()
+    seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    entry = AuditEntry(
+        seq=seq,
+        created_at=timezone.now(),
+        actor=user,
+        actor_label=(getattr(user, "username", "") if user else str(actor or "system"))[:150],
+        request_id=ctx.request_id,
+        ip=ctx.ip,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        region_code=region_code,
+        before=_jsonable(before) if before is not None else None,
+        after=_jsonable(after) if after is not None else None,
+        prev_hash=prev_hash,
+    )
+    # round-trip the timestamp as the database will store it (microseconds, UTC)
+    entry.created_at = entry.created_at.astimezone(dt.UTC)
+    entry.hash = compute_hash(entry)
+    entry.save(force_insert=True)
+    return entry
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    checked: int
+    first_bad_seq: int | None = None
+    reason: str = ""
+
+
+def _iter_entries(batch: int = 2000) -> Iterator[AuditEntry]:
+    last = 0
+    while True:
+        rows = list(AuditEntry.objects.filter(seq__gt=last).order_by("seq")[:batch])
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].seq
+
+
+def verify() -> VerifyResult:
+    """Walk the chain from the start; report the first missing, reordered or altered row."""
+    expected_seq = 1
+    prev_hash = GENESIS
+    checked = 0
+    for entry in _iter_entries():
+        if entry.seq != expected_seq:
+            return VerifyResult(False, checked, expected_seq, f"row {expected_seq} is missing")
+        if entry.prev_hash != prev_hash:
+            return VerifyResult(False, checked, entry.seq, "link to the previous row is broken")
+        entry.created_at = entry.created_at.astimezone(dt.UTC)
+        if compute_hash(entry) != entry.hash:
+            return VerifyResult(False, checked, entry.seq, "row content does not match its hash")
+        prev_hash = entry.hash
+        expected_seq += 1
+        checked += 1
+    return VerifyResult(True, checked)
+
+
+__all__ = ["AuditEntry", "record", "snapshot", "transaction", "verify"]

@@ -1,0 +1,61 @@
+"""Base models shared by every domain app, and the audit log."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .scope import ScopedQuerySet
+
+
+class ScopedModel(models.Model):
+    """A row that belongs to a region: carries its 12-digit code and is scoped by it."""
+
+    region_code = models.CharField(_("region code"), max_length=12, db_index=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects: ClassVar[Any] = ScopedQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+
+class AuditEntry(models.Model):
+    """One row of the append-only, hash-chained audit log.
+
+    ``hash = sha256(prev_hash || canonical(content))``; ``seq`` is gap-free.  Rows are written only by
+    :func:`shanzhi.core.audit.record` inside the transaction of the change they describe; on PostgreSQL a
+    trigger refuses UPDATE and DELETE.
+    """
+
+    seq = models.BigIntegerField(_("sequence"), unique=True)
+    created_at = models.DateTimeField(_("time"))
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_label = models.CharField(_("actor"), max_length=150, blank=True)
+    request_id = models.CharField(_("request id"), max_length=64, blank=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    action = models.CharField(_("action"), max_length=80, db_index=True)
+    object_type = models.CharField(_("object type"), max_length=80, blank=True)
+    object_id = models.CharField(_("object id"), max_length=64, blank=True)
+    region_code = models.CharField(_("region code"), max_length=12, blank=True, db_index=True)
+    before = models.JSONField(_("before"), null=True, blank=True)
+    after = models.JSONField(_("after"), null=True, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    objects: ClassVar[Any] = ScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["seq"]
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit log")
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action} {self.object_type}:{self.object_id}"

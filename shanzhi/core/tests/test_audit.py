@@ -1,0 +1,126 @@
+import threading
+
+import pytest
+from django.db import DatabaseError, IntegrityError, connection, transaction
+
+from shanzhi.core import audit
+from shanzhi.core.models import AuditEntry
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _write(n, action="test.write"):
+    for i in range(n):
+        with transaction.atomic():
+            audit.record(actor=None, action=action, object_type="test", object_id=i, region_code="330902008201",
+                         before={"v": i}, after={"v": i + 1, "名": "值"})
+
+
+def test_chain_verifies():
+    _write(5)
+    result = audit.verify()
+    assert result.ok and result.checked == 5
+
+
+def test_record_outside_transaction_is_refused():
+    with pytest.raises(RuntimeError):
+        audit.record(actor=None, action="x")
+
+
+def test_database_refuses_update_and_delete():
+    _write(1)
+    with pytest.raises(DatabaseError), transaction.atomic():
+        AuditEntry.objects.filter(seq=1).update(action="changed")
+    with pytest.raises(DatabaseError), transaction.atomic():
+        AuditEntry.objects.filter(seq=1).delete()
+    assert AuditEntry.objects.get(seq=1).action == "test.write"
+
+
+def _bypass_triggers():
+    """What an attacker with database access would do: disable the append-only triggers."""
+    with connection.cursor() as c:
+        if connection.vendor == "postgresql":
+            c.execute("ALTER TABLE core_auditentry DISABLE TRIGGER USER")
+        else:
+            c.execute("DROP TRIGGER IF EXISTS core_auditentry_no_update")
+            c.execute("DROP TRIGGER IF EXISTS core_auditentry_no_delete")
+
+
+def _restore_triggers():
+    with connection.cursor() as c:
+        if connection.vendor == "postgresql":
+            c.execute("ALTER TABLE core_auditentry ENABLE TRIGGER USER")
+        else:
+            from shanzhi.testing.sqlite import ensure_audit_triggers
+
+            ensure_audit_triggers()
+
+
+@pytest.fixture
+def tamperable():
+    _bypass_triggers()
+    yield
+    _restore_triggers()
+
+
+def test_altered_row_is_caught(tamperable):
+    _write(4)
+    AuditEntry.objects.filter(seq=3).update(after={"v": 999})
+    result = audit.verify()
+    assert not result.ok and result.first_bad_seq == 3 and "hash" in result.reason
+
+
+def test_missing_row_is_caught(tamperable):
+    _write(4)
+    AuditEntry.objects.filter(seq=2).delete()
+    result = audit.verify()
+    assert not result.ok and result.first_bad_seq == 2 and "missing" in result.reason
+
+
+def test_reordered_rows_are_caught(tamperable):
+    _write(4)
+    # swap the sequence numbers of rows 2 and 3
+    AuditEntry.objects.filter(seq=2).update(seq=-2)
+    AuditEntry.objects.filter(seq=3).update(seq=2)
+    AuditEntry.objects.filter(seq=-2).update(seq=3)
+    result = audit.verify()
+    assert not result.ok and result.first_bad_seq == 2
+
+
+def test_rewritten_hash_breaks_the_next_link(tamperable):
+    _write(3)
+    row = AuditEntry.objects.get(seq=2)
+    row.after = {"v": 42}
+    row.hash = audit.compute_hash(row)
+    AuditEntry.objects.filter(seq=2).update(after=row.after, hash=row.hash)
+    result = audit.verify()
+    assert not result.ok and result.first_bad_seq == 3
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="parallel transactions need PostgreSQL")
+def test_concurrent_writers_keep_one_linear_chain():
+    errors = []
+
+    def worker():
+        try:
+            _write(25, action="test.parallel")
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert AuditEntry.objects.count() == 150
+    assert audit.verify().ok
+
+
+def test_seq_is_unique():
+    _write(1)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        AuditEntry.objects.create(seq=1, created_at=AuditEntry.objects.get().created_at, action="x",
+                                  prev_hash="0" * 64, hash="f" * 64)
