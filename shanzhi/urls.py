@@ -7,6 +7,12 @@ from django.urls import URLPattern, URLResolver, include, path
 
 from shanzhi.api.root import api
 
+# The admin site is a data-maintenance tool for platform operators (superusers); it has no region scope, so
+# nobody else may enter it, whatever their is_staff flag says.
+admin.site.has_permission = lambda request: bool(  # type: ignore[method-assign]
+    request.user.is_active and request.user.is_superuser
+)
+
 urlpatterns: list[URLPattern | URLResolver] = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
