@@ -170,10 +170,7 @@ def test_sibling_scope_never_leaks(route: Route, level: str, tree: factories.Tre
 
 
 def _body_text(answer: Any) -> str:
-    if hasattr(answer, "streaming_content"):
-        data = b"".join(answer.streaming_content)
-    else:
-        data = answer.content
+    data = b"".join(answer.streaming_content) if hasattr(answer, "streaming_content") else answer.content
     content_type = answer.get("Content-Type", "")
     if "spreadsheetml" in content_type:
         import io
