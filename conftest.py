@@ -53,3 +53,9 @@ def _audit_triggers_allow_flush(request: Any) -> Any:
     ensure_audit_triggers()
     yield
     drop_audit_triggers()
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """Argon2 is deliberately slow; tests that are not about hashing use a fast hasher."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

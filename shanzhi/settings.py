@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "shanzhi.regions",
     "shanzhi.accounts",
     "shanzhi.people",
+    "shanzhi.events",
     "shanzhi.api",
 ]
 
@@ -203,6 +204,16 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", DATA_DIR / "media"))
 # Empty: maps draw the GeoJSON boundaries on a blank background (no tile server needed).
 SHANZHI_TILE_URL = os.environ.get("SHANZHI_TILE_URL", "")
 SHANZHI_TILE_ATTRIBUTION = os.environ.get("SHANZHI_TILE_ATTRIBUTION", "")
+
+# --- events ------------------------------------------------------------------------------------------
+# Working hours of a day, for deadlines counted in working time.
+SHANZHI_WORK_HOURS = [tuple(p.split("-")) for p in os.environ.get(
+    "SHANZHI_WORK_HOURS", "08:30-12:00,13:30-17:30").split(",")]
+SHANZHI_DEADLINE_WARN_FRACTION = float(os.environ.get("SHANZHI_DEADLINE_WARN_FRACTION", "0.8"))
+SHANZHI_DUPLICATE_WINDOW_HOURS = int(os.environ.get("SHANZHI_DUPLICATE_WINDOW_HOURS", "24"))
+SHANZHI_MAX_ATTACHMENT_BYTES = int(os.environ.get("SHANZHI_MAX_ATTACHMENT_BYTES", str(10 * 1024 * 1024)))
+SHANZHI_WEBHOOK_URL = os.environ.get("SHANZHI_WEBHOOK_URL", "")
+SHANZHI_WEBHOOK_SECRET = os.environ.get("SHANZHI_WEBHOOK_SECRET", "")
 
 # --- API -----------------------------------------------------------------------------------------
 NINJA_PAGINATION_PER_PAGE = 50

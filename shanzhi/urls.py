@@ -20,6 +20,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("accounts/", include("shanzhi.accounts.urls")),
     path("regions/", include("shanzhi.regions.urls")),
     path("people/", include("shanzhi.people.urls")),
+    path("events/", include("shanzhi.events.urls")),
     path("", include("shanzhi.core.urls")),
 ]
 

@@ -69,26 +69,43 @@ PERMISSIONS = {
     "accounts.change": _("create and change user accounts and their roles"),
     "audit.view": _("read the audit log"),
     "portal.self": _("see and correct one's own personal data"),
+    "events.view": _("view events"),
+    "events.report": _("report events"),
+    "events.dispatch": _("accept, dispatch, escalate, close events at a centre"),
+    "events.handle": _("handle dispatched events"),
+    "events.verify": _("verify handled events on site"),
+    "events.supervise": _("supervise events of lower levels (督办)"),
+    "events.void": _("void events"),
+    "events.rate": _("rate one's own reported events"),
+    "events.configure": _("edit event categories, deadlines and the working calendar"),
+    "events.stats": _("see event statistics"),
 }
 
 _ADMIN = {
     "regions.view", "regions.change",
     "people.view", "people.change", "people.unmask", "people.import", "people.export",
     "accounts.view", "accounts.change", "audit.view",
+    "events.view", "events.report", "events.dispatch", "events.supervise", "events.void", "events.configure",
+    "events.stats",
 }
+_EVENTS_DESK = {"events.view", "events.report", "events.dispatch", "events.verify", "events.supervise",
+                "events.void", "events.stats"}
 
 MATRIX: dict[Role, frozenset[str]] = {
     Role.CITY_ADMIN: frozenset(_ADMIN),
     Role.COUNTY_ADMIN: frozenset(_ADMIN),
     Role.TOWN_ADMIN: frozenset(_ADMIN),
     Role.VILLAGE_ADMIN: frozenset(_ADMIN),
-    Role.DISPATCHER: frozenset({"regions.view", "people.view"}),
-    Role.HANDLER: frozenset({"regions.view", "people.view"}),
-    Role.GRID_WORKER: frozenset({"regions.view", "people.view", "people.change", "people.unmask"}),
-    Role.VILLAGE_CADRE: frozenset({"regions.view", "people.view", "people.export"}),
-    Role.SUPERVISOR: frozenset({"regions.view", "audit.view"}),
-    Role.AUDITOR: frozenset({"regions.view", "people.view", "accounts.view", "audit.view"}),
-    Role.RESIDENT: frozenset({"portal.self"}),
+    Role.DISPATCHER: frozenset({"regions.view", "people.view"} | _EVENTS_DESK),
+    Role.HANDLER: frozenset({"regions.view", "people.view", "events.view", "events.handle"}),
+    Role.GRID_WORKER: frozenset({"regions.view", "people.view", "people.change", "people.unmask",
+                                 "events.view", "events.report", "events.handle", "events.verify"}),
+    Role.VILLAGE_CADRE: frozenset({"regions.view", "people.view", "people.export",
+                                   "events.view", "events.report", "events.stats"}),
+    Role.SUPERVISOR: frozenset({"regions.view", "audit.view", "events.view", "events.stats"}),
+    Role.AUDITOR: frozenset({"regions.view", "people.view", "accounts.view", "audit.view",
+                             "events.view", "events.stats"}),
+    Role.RESIDENT: frozenset({"portal.self", "events.report", "events.rate"}),
 }
 
 OFFICIAL_ROLES = frozenset(r for r in Role if r is not Role.RESIDENT)

@@ -15,7 +15,16 @@ from shanzhi.core.errors import ShanzhiError
 
 from .auth import AUTH
 
-api = NinjaAPI(
+
+class ShanzhiAPI(NinjaAPI):
+    def get_openapi_operation_id(self, operation: Any) -> str:
+        """``<app>_<function>`` (e.g. ``events_list_events``): stable names for clients and the authz matrix."""
+        module = operation.view_func.__module__.split(".")
+        app = module[1] if len(module) > 2 and module[0] == "shanzhi" else module[-1]
+        return f"{app}_{operation.view_func.__name__}"
+
+
+api = ShanzhiAPI(
     title="Shanzhi 善治 API",
     version="1",
     urls_namespace="api",

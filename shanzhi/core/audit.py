@@ -128,6 +128,45 @@ def record(
     return entry
 
 
+def record_many(*, actor: Any, items: list[dict[str, Any]]) -> list[AuditEntry]:
+    """Append many audit rows at once (one lock, one read of the chain head, one bulk insert).
+
+    Each item has the keyword arguments of :func:`record` except ``actor`` (``obj`` or ``object_type`` and
+    ``object_id``, ``action``, ``region_code``, ``before``, ``after``).  For batch jobs such as the deadline sweep.
+    """
+    if not items:
+        return []
+    if not connection.in_atomic_block:
+        raise RuntimeError("audit.record_many must be called inside transaction.atomic()")
+    ctx = context.current()
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    label = (getattr(user, "username", "") if user else str(actor or "system"))[:150]
+    _lock_chain()
+    last = AuditEntry.objects.order_by("-seq").values_list("seq", "hash").first()
+    seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    now = timezone.now().astimezone(dt.UTC)
+    entries = []
+    for item in items:
+        obj = item.get("obj")
+        before, after = item.get("before"), item.get("after")
+        entry = AuditEntry(
+            seq=seq, created_at=now, actor=user, actor_label=label, request_id=ctx.request_id, ip=ctx.ip,
+            action=item["action"],
+            object_type=item.get("object_type") or (obj._meta.label_lower if obj is not None else ""),
+            object_id=str(item.get("object_id") or (obj.pk if obj is not None else "")),
+            region_code=item.get("region_code") or getattr(obj, "region_code", "") or "",
+            before=_jsonable(before) if before is not None else None,
+            after=_jsonable(after) if after is not None else None,
+            prev_hash=prev_hash,
+        )
+        entry.hash = compute_hash(entry)
+        entries.append(entry)
+        prev_hash = entry.hash
+        seq += 1
+    AuditEntry.objects.bulk_create(entries)
+    return entries
+
+
 @dataclass(frozen=True)
 class VerifyResult:
     ok: bool

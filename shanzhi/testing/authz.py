@@ -45,13 +45,15 @@ class Route:
     api: bool = False  # True: an API operation (bearer token), False: a page (session login)
     method: str = "GET"
     role_at: dict[str, str] = field(default_factory=lambda: dict(ADMIN_AT))
-    query: Callable[[Built, Built], dict[str, str]] | None = None  # (a, b) -> query params
+    # lists: (a, b) -> query params; details: called as (x, x) for each side
+    query: Callable[[Built, Built], dict[str, str]] | None = None
     payload: Callable[[Built], dict[str, Any]] | None = None  # for actions: the body aimed at B
     changed: Callable[[Built], bool] | None = None  # for actions: did B's object change?
     levels: tuple[str, ...] = LEVELS
 
 
 # Routes that need no region scope, with the reason; the matrix test accepts them without a spec.
+# An app may add its own in its authz_spec module as ``UNSCOPED: dict[str, str]``.
 PUBLIC: dict[str, str] = {
     "accounts:login": "the login page",
     "accounts:logout": "ends the caller's own session",

@@ -1,0 +1,53 @@
+"""``shanzhi worker``: the background loop — deadline sweep (warnings, overdue, auto-escalation) and outbound
+delivery.  Run as many as you like: they coordinate through row locks (SKIP LOCKED on PostgreSQL)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.db import close_old_connections
+
+from shanzhi.events.deadlines import sweep
+from shanzhi.events.outbound import deliver_due
+
+log = logging.getLogger("shanzhi.worker")
+
+
+class Command(BaseCommand):
+    help = "Run the background worker (deadlines, escalations, outbound messages)."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--once", action="store_true", help="run until nothing is due, then exit")
+        parser.add_argument("--interval", type=float, default=1.0, help="seconds to sleep when idle")
+        parser.add_argument("--batch", type=int, default=1000)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        stopping = False
+
+        def stop(*_: Any) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        totals = {"warned": 0, "overdue": 0, "escalated": 0, "sent": 0}
+        while not stopping:
+            close_old_connections()
+            result = sweep(batch=options["batch"])
+            sent = deliver_due()
+            totals["warned"] += result.warned
+            totals["overdue"] += result.overdue
+            totals["escalated"] += result.escalated
+            totals["sent"] += sent
+            if result.total or sent:
+                log.info("sweep: %s warned, %s overdue, %s escalated; %s sent",
+                         result.warned, result.overdue, result.escalated, sent)
+                continue
+            if options["once"]:
+                break
+            time.sleep(options["interval"])
+        self.stdout.write(f"worker stopped: {totals}")

@@ -1,0 +1,44 @@
+"""Authorization-matrix routes of the events app."""
+
+from __future__ import annotations
+
+from shanzhi.events.models import Event, Status
+from shanzhi.events.services import Intake, event_create
+from shanzhi.testing import factories
+from shanzhi.testing.authz import Built, Route
+
+UNSCOPED = {"events_list_categories": "the category dictionary is the same for every region"}
+
+
+def _event(region_code: str) -> Built:
+    reporter = factories.make_user("grid_worker", region_code)
+    event, _ = event_create(actor=reporter, data=Intake(title=f"事件 {region_code}", category="exposed_garbage",
+                                                        region_code=region_code))
+    return Built(kwargs={"event_id": event.pk}, marker=event.number, obj=event)
+
+
+def _status_changed(built: Built) -> bool:
+    return bool(Event.objects.get(pk=built.obj.pk).status != Status.REPORTED)
+
+
+def _events_in_region(built: Built) -> bool:
+    return bool(Event.objects.filter(region_code=built.obj.region_code).count() != 1)
+
+
+ROUTES = [
+    Route("events_list_events", "list", _event, api=True),
+    Route("events_get_event", "detail", _event, api=True),
+    Route("events_event_timeline", "detail", _event, api=True),
+    Route("events_list_attachments", "detail", _event, api=True),
+    Route("events_event_statistics", "detail", _event, api=True,
+          query=lambda x, _y: {"region": x.obj.region_code}),
+    Route("events_create_event", "action", _event, api=True, method="POST",
+          payload=lambda b: {"title": "越界上报", "category": "exposed_garbage", "region_code": b.obj.region_code},
+          changed=_events_in_region),
+    Route("events_transition_event", "action", _event, api=True, method="POST",
+          payload=lambda b: {"action": "accept"}, changed=_status_changed),
+    Route("events_merge_event", "action", _event, api=True, method="POST",
+          payload=lambda b: {"into": _event(b.obj.region_code).obj.pk}, changed=_status_changed),
+    Route("events_add_attachment", "action", _event, api=True, method="POST", payload=lambda b: {},
+          changed=lambda b: b.obj.attachments.exists()),
+]
