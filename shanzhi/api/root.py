@@ -65,7 +65,7 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 
 def _register_routers() -> None:
-    """Mount ``router`` from every Shanzhi app's ``api.py`` at ``/<app label>/`` (or its ``PREFIX``)."""
+    """Mount every ``(prefix, router)`` pair listed in ``ROUTERS`` of each Shanzhi app's ``api.py``."""
     for config in apps.get_app_configs():
         if not config.name.startswith("shanzhi.") or config.label == "api":
             continue

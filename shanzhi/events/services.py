@@ -431,7 +431,7 @@ def event_transition(*, event_id: int, actor: Any, action: str, opinion: str = "
 
 
 def _lock_visible(event_id: int, actor: Any, via_token: bool) -> Event:
-    qs = Event.objects.select_for_update().select_related("category", "centre", "department")
+    qs = Event.objects.select_for_update(of=("self",)).select_related("category", "centre", "department", "region")
     if actor == "system" or via_token:
         event = qs.filter(pk=event_id).first()
     else:
