@@ -5,7 +5,7 @@ import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import File, Router, Schema
+from ninja import File, Router, Schema, Status
 from ninja.files import UploadedFile
 from ninja.pagination import LimitOffsetPagination, paginate
 from pydantic import Field
@@ -162,15 +162,15 @@ def list_categories(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @router.post("", response={201: CreatedOut, 200: CreatedOut})
-def create_event(request: HttpRequest, payload: EventIn) -> tuple[int, dict[str, Any]]:
+def create_event(request: HttpRequest, payload: EventIn) -> Status[dict[str, Any]]:
     key = request.headers.get("Idempotency-Key")
     event, created = services.event_create(actor=request.user, data=services.Intake(**payload.dict()),
                                            idempotency_key=key)
     event = selectors.event_get(request.user, event.pk) if created else event
     dupes = services.find_duplicates(grid_id=event.grid_id, region_code=event.region_code,
                                      category_id=event.category_id, now=event.created_at, exclude=event.pk)
-    return (201 if created else 200), {**event_out(event, request.user),
-                                       "possible_duplicates": [d.number for d in dupes]}
+    return Status(201 if created else 200, {**event_out(event, request.user),
+                                            "possible_duplicates": [d.number for d in dupes]})
 
 
 @router.get("", response=list[EventOut])
@@ -242,5 +242,5 @@ def list_attachments(request: HttpRequest, event_id: int) -> list[Attachment]:
 
 
 @router.post("/{int:event_id}/attachments", response={201: AttachmentOut})
-def add_attachment(request: HttpRequest, event_id: int, file: File[UploadedFile]) -> tuple[int, Attachment]:
-    return 201, attachment_service.attachment_add(actor=request.user, event_id=event_id, upload=file)
+def add_attachment(request: HttpRequest, event_id: int, file: File[UploadedFile]) -> Status[Attachment]:
+    return Status(201, attachment_service.attachment_add(actor=request.user, event_id=event_id, upload=file))
