@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -64,7 +65,7 @@ def run_machine(ev: Any) -> None:
             assert rows[-1][1] == event.status
             escalations = [i for i, (a, _s) in enumerate(rows) if a == "escalate"]
             assert len(escalations) == event.escalation_count
-            for first, second in zip(escalations, escalations[1:], strict=False):
+            for first, second in itertools.pairwise(escalations):
                 assert any(a == "accept" for a, _s in rows[first + 1:second]), "escalated twice without accepting"
             counts = {m.split(":", 1)[1]: v for m, v in DailyStat.objects.filter(
                 category_id=event.category_id, metric__startswith="status:").values_list("metric", "value") if v}
