@@ -21,6 +21,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("regions/", include("shanzhi.regions.urls")),
     path("people/", include("shanzhi.people.urls")),
     path("events/", include("shanzhi.events.urls")),
+    path("open311/v2/", include("shanzhi.events.open311_urls")),
     path("", include("shanzhi.core.urls")),
 ]
 

@@ -21,6 +21,15 @@ def visible_events(user: Any) -> QuerySet[Event]:
     return Event.objects.restrict(user, "events.view")
 
 
+def readable_events(user: Any) -> QuerySet[Event]:
+    """Events the user may read: those in scope, plus the ones the user reported (a resident's own)."""
+    scope = scope_q(prefixes_for(user, "events.view"))
+    pk = getattr(user, "pk", None)
+    if pk is None:  # never ``reporter_id IS NULL``: that would be every anonymous report
+        return Event.objects.filter(scope)
+    return Event.objects.filter(scope | Q(reporter_id=pk))
+
+
 def event_list(user: Any, *, queue: str = "all", status: str | None = None, category: str | None = None,
                source: str | None = None, region: str | None = None, q: str | None = None,
                overdue: bool | None = None, created_from: dt.date | None = None,
@@ -29,7 +38,7 @@ def event_list(user: Any, *, queue: str = "all", status: str | None = None, cate
         raise ValidationFailed(detail={"queue": f"one of {list(QUEUES)}"})
     qs: QuerySet[Event]
     if queue == "reported_by_me":
-        qs = Event.objects.filter(reporter_id=getattr(user, "pk", None))
+        qs = Event.objects.filter(reporter_id=getattr(user, "pk", None) or -1)
     else:
         qs = visible_events(user)
     if queue == "mine":

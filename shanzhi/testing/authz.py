@@ -43,6 +43,7 @@ class Route:
     kind: Literal["detail", "list", "action"]
     build: Callable[[str], Built]
     api: bool = False  # True: an API operation (bearer token), False: a page (session login)
+    api_key: bool = False  # a page route authenticated by an ``api_key`` parameter (Open311)
     method: str = "GET"
     role_at: dict[str, str] = field(default_factory=lambda: dict(ADMIN_AT))
     # lists: (a, b) -> query params; details: called as (x, x) for each side

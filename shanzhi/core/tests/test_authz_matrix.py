@@ -118,7 +118,12 @@ def _url(route: Route, built: Built) -> tuple[str, str]:
 
 def _request(client: Client, route: Route, method: str, url: str, token: str | None,
              query: dict[str, str] | None, body: dict[str, Any] | None) -> Any:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    headers = {"Authorization": f"Bearer {token}"} if token and route.api else {}
+    if route.api_key and token:
+        if method == "GET":
+            query = {**(query or {}), "api_key": token}
+        else:
+            body = {**(body or {}), "api_key": token}
     if method == "GET":
         return client.get(url, query or {}, headers=headers)
     if route.api:
@@ -143,7 +148,7 @@ def test_sibling_scope_never_leaks(route: Route, level: str, tree: factories.Tre
     user = factories.make_user(route.role_at[level], region_a)
     client = Client()
     token = None
-    if route.api:
+    if route.api or route.api_key:
         token = factories.make_token(user)
     else:
         client.force_login(user)

@@ -42,3 +42,28 @@ ROUTES = [
     Route("events_add_attachment", "action", _event, api=True, method="POST", payload=lambda b: {},
           changed=lambda b: b.obj.attachments.exists()),
 ]
+
+UNSCOPED.update({
+    "open311:discovery": "the Open311 endpoint description",
+    "open311:services": "the public service dictionary",
+    "open311:service": "the public service definition",
+})
+
+
+def _with_fmt(built: Built) -> Built:
+    return Built(kwargs={"fmt": "json"}, marker=built.marker, obj=built.obj)
+
+
+def _request_detail(region_code: str) -> Built:
+    built = _event(region_code)
+    return Built(kwargs={"fmt": "json", "request_id": built.obj.number}, marker=built.marker, obj=built.obj)
+
+
+ROUTES += [
+    Route("open311:requests", "list", lambda code: _with_fmt(_event(code)), api_key=True),
+    Route("open311:request", "detail", _request_detail, api_key=True),
+    Route("open311:requests", "action", lambda code: _with_fmt(_event(code)), api_key=True, method="POST",
+          payload=lambda b: {"service_code": "exposed_garbage", "jurisdiction_id": b.obj.region_code,
+                             "lat": "30.0", "long": "122.0"},
+          changed=_events_in_region),
+]

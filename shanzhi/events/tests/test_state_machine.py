@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from shanzhi.core.errors import ShanzhiError
-from shanzhi.events.models import LEVEL_ORDER, DailyStat, Event, TimelineEntry
+from shanzhi.events.models import LEVEL_ORDER, DailyStat, Event, Level, TimelineEntry
 from shanzhi.events.services import Intake, event_create, event_transition
 from shanzhi.events.transitions import TABLE
 
@@ -56,7 +56,7 @@ def run_machine(ev: Any) -> None:
                 assert Event.objects.get(pk=self.event.pk).version == before.version  # nothing changed
                 return
             if action == "escalate":
-                assert LEVEL_ORDER.index(after.level) == LEVEL_ORDER.index(before.level) + 1
+                assert LEVEL_ORDER.index(Level(after.level)) == LEVEL_ORDER.index(Level(before.level)) + 1
 
         @invariant()
         def timeline_agrees(self) -> None:
