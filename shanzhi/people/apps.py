@@ -20,6 +20,8 @@ class PeopleConfig(AppConfig):
     def ready(self) -> None:
         from shanzhi.core import home, menu
 
+        from . import importers  # noqa: F401 - registers the importers with the engine
+
         menu.register(menu.Item("people", _("Residents"), "people:resident_list", "people.view", order=40))
         menu.register(menu.Item("people-vessels", _("Fishing vessels"), "people:vessel_list", "people.view",
                                 order=41))

@@ -15,3 +15,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("vessels/", views.vessel_list, name="vessel_list"),
     path("vessels/<int:pk>/", views.vessel_detail, name="vessel_detail"),
 ]
+urlpatterns += [
+    path("import/", views.import_view, name="import"),
+    path("export/", views.export_view, name="export"),
+]

@@ -66,7 +66,15 @@ def _vessel(code: str) -> Built:
 
 def _vessel_api(code: str) -> Built:
     v = make_vessel(code)
-    return Built({"vessel_id": v.pk}, v.ship_number, v)
+    return Built({"vessel_id": v.pk}, f'"id": {v.pk},', v)
+
+
+def _bare(build: Any) -> Any:
+    """The same object, for a list route (no URL kwargs)."""
+    def built(code: str) -> Built:
+        inner = build(code)
+        return Built({}, inner.marker, inner.obj)
+    return built
 
 
 def _region_only(code: str) -> Built:
@@ -90,21 +98,39 @@ def _unmask_audited(b: Built) -> bool:
     return AuditEntry.objects.filter(action="people.resident.unmask", object_id=str(b.obj.pk)).exists()
 
 
+def _job_for_region(b: Built) -> bool:
+    from shanzhi.core.models import ImportJob
+
+    return ImportJob.objects.filter(region_code=b.obj).exists()
+
+
+def _resident_export(code: str) -> Built:
+    r = make_resident(code)
+    return Built({}, r.region_code, r)
+
+
+EXPORTERS = {"city": "city_admin", "county": "county_admin", "town": "town_admin", "village": "village_cadre"}
+
 ROUTES: list[Route] = [
     # pages
-    Route("people:resident_list", "list", _resident),
+    Route("people:resident_list", "list", _bare(_resident)),
     Route("people:resident_detail", "detail", _resident),
     Route("people:resident_unmask", "action", _resident, method="POST",
           payload=lambda b: {"reason": "核实身份信息"}, changed=_unmask_audited),
-    Route("people:household_list", "list", _household),
+    Route("people:household_list", "list", _bare(_household)),
     Route("people:household_detail", "detail", _household),
-    Route("people:house_list", "list", _house),
+    Route("people:house_list", "list", _bare(_house)),
     Route("people:house_detail", "detail", _house),
-    Route("people:organisation_list", "list", _organisation),
-    Route("people:vessel_list", "list", _vessel),
+    Route("people:organisation_list", "list", _bare(_organisation)),
+    Route("people:vessel_list", "list", _bare(_vessel)),
     Route("people:vessel_detail", "detail", _vessel),
+    Route("people:import", "action", _region_only, method="POST",
+          payload=lambda b: {"kind": "people.residents", "region": b.obj, "dry_run": "on"},
+          changed=_job_for_region),
+    Route("people:export", "list", _resident_export, role_at=EXPORTERS,
+          query=lambda a, b: {"kind": "residents"}),
     # API
-    Route("people_list_residents", "list", _resident_api, api=True),
+    Route("people_list_residents", "list", _bare(_resident_api), api=True),
     Route("people_get_resident", "detail", _resident_api, api=True),
     Route("people_create_resident", "action", _region_only, api=True, method="POST",
           payload=lambda b: {"region_code": b.obj, "name": "越权", "id_number": new_id_number(b.obj)},
@@ -113,19 +139,19 @@ ROUTES: list[Route] = [
           payload=lambda b: {"name": "改名"}, changed=_resident_name_changed),
     Route("people_unmask_resident", "action", _resident_api, api=True, method="POST",
           payload=lambda b: {"reason": "核实身份信息"}, changed=_unmask_audited),
-    Route("people_list_households", "list", _household_api, api=True),
+    Route("people_list_households", "list", _bare(_household_api), api=True),
     Route("people_get_household", "detail", _household_api, api=True),
     Route("people_create_household", "action", _region_only, api=True, method="POST",
           payload=lambda b: {"region_code": b.obj, "number": "X-1"}, changed=_count_in(Household)),
-    Route("people_list_houses", "list", _house_api, api=True),
+    Route("people_list_houses", "list", _bare(_house_api), api=True),
     Route("people_get_house", "detail", _house_api, api=True),
     Route("people_create_house", "action", _region_only, api=True, method="POST",
           payload=lambda b: {"region_code": b.obj, "house_number": "X-1"}, changed=_count_in(House)),
-    Route("people_list_organisations", "list", _organisation_api, api=True),
+    Route("people_list_organisations", "list", _bare(_organisation_api), api=True),
     Route("people_get_organisation", "detail", _organisation_api, api=True),
     Route("people_create_organisation", "action", _region_only, api=True, method="POST",
           payload=lambda b: {"region_code": b.obj, "name": "越权单位"}, changed=_count_in(Organisation)),
-    Route("vessels_list", "list", _vessel_api, api=True),
+    Route("vessels_list", "list", _bare(_vessel_api), api=True),
     Route("vessels_get", "detail", _vessel_api, api=True),
     Route("vessels_create", "action", _region_only, api=True, method="POST",
           payload=lambda b: {"ship_number": "浙普渔99999", "sea_grid_id": sea_grid(b.obj).pk},

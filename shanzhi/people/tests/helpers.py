@@ -60,7 +60,7 @@ def make_house(region_code: str) -> House:
 
 
 def make_organisation(region_code: str) -> Organisation:
-    return Organisation.objects.create(region_code=village_in(region_code), name=f"单位{next(_seq):05d}")
+    return Organisation.objects.create(region_code=village_in(region_code), name=f"ORG-{next(_seq):05d}")
 
 
 def sea_grid(region_code: str) -> Grid:
