@@ -59,3 +59,54 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.action} {self.object_type}:{self.object_id}"
+
+
+class ImportJob(ScopedModel):
+    """One uploaded import (see :mod:`shanzhi.core.imports`): its file, progress, errors and report.
+
+    ``region_code`` is the region the upload was made for (the scope); the page shows a job only to its
+    creator, inside the scope of the importer's permission.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("waiting")
+        VALIDATING = "validating", _("checking rows")
+        APPLYING = "applying", _("importing")
+        DONE = "done", _("done")
+        REJECTED = "rejected", _("rejected: bad rows")
+        FAILED = "failed", _("failed")
+
+    FINISHED = ("done", "rejected", "failed")
+
+    kind = models.CharField(_("kind"), max_length=40)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.PENDING)
+    dry_run = models.BooleanField(_("dry run"), default=False)
+    filename = models.CharField(_("file name"), max_length=200)
+    file = models.FileField(_("file"), upload_to="imports/%Y/%m/")
+    sha256 = models.CharField(max_length=64)
+    options = models.JSONField(default=dict, blank=True)
+    total = models.PositiveIntegerField(_("rows"), default=0)
+    done = models.PositiveIntegerField(_("rows checked"), default=0)
+    errors = models.JSONField(_("errors"), default=list, blank=True)
+    report = models.JSONField(_("report"), default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name=_("created by"),
+    )
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("import job")
+        verbose_name_plural = _("import jobs")
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.filename} ({self.status})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.done / self.total) if self.total else (100 if self.finished else 0)

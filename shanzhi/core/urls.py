@@ -1,8 +1,10 @@
 from django.urls import path
 
-from . import views
+from . import import_views, views
 
 app_name = "core"
 urlpatterns = [
     path("", views.home, name="home"),
+    path("imports/<int:pk>/", import_views.import_job, name="import_job"),
+    path("imports/<int:pk>/progress/", import_views.import_job_progress, name="import_job_progress"),
 ]

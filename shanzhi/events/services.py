@@ -210,10 +210,9 @@ def _place(data: Intake) -> tuple[Region, Grid | None]:
     """Region and grid of a report: a vessel's sea grid wins over coordinates; a grid fixes its village."""
     grid: Grid | None = None
     if data.vessel_id is not None:
-        from django.apps import apps
+        from shanzhi.people.models import FishingVessel  # the people app owns vessels
 
-        vessel_model: Any = apps.get_model("people", "FishingVessel")  # type: ignore[misc]
-        vessel = vessel_model.objects.select_related("sea_grid").filter(pk=data.vessel_id).first()
+        vessel = FishingVessel.objects.select_related("sea_grid").filter(pk=data.vessel_id).first()
         if vessel is None or vessel.sea_grid is None:
             raise ValidationFailed(detail={"vessel_id": "no vessel with a sea grid has this id"})
         grid = vessel.sea_grid

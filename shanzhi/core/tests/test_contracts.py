@@ -71,6 +71,7 @@ def test_catalogues_hold_every_string(tmp_path: Path) -> None:
         before = {e.msgid for e in polib.pofile(str(po_path)) if not e.obsolete}
         work = tmp_path / app_dir.name
         shutil.copytree(app_dir, work, ignore=shutil.ignore_patterns("tests", "migrations", "static"))
+        # -P: the copied app directory must not shadow the standard library (an app has selectors.py)
         result = subprocess.run(
             [sys.executable, "-P", "-m", "django", "makemessages", "-l", "zh_Hans", "--no-obsolete"],
             cwd=work, capture_output=True, text=True,
