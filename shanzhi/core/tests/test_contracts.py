@@ -72,7 +72,7 @@ def test_catalogues_hold_every_string(tmp_path: Path) -> None:
         work = tmp_path / app_dir.name
         shutil.copytree(app_dir, work, ignore=shutil.ignore_patterns("tests", "migrations", "static"))
         result = subprocess.run(
-            [sys.executable, "-m", "django", "makemessages", "-l", "zh_Hans", "--no-obsolete"],
+            [sys.executable, "-P", "-m", "django", "makemessages", "-l", "zh_Hans", "--no-obsolete"],
             cwd=work, capture_output=True, text=True,
             env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "shanzhi.settings"},
         )
