@@ -83,6 +83,7 @@ class RegionImporter(Importer):
                     wanted.add(parent)
         context.state["db"] = _existing(Region, "code", wanted, "code", "name", "level", "urban_rural")
         context.state["seen"] = set()
+        context.state["in_file"] = {c for c in (_normal(r["code"]) for r in rows) if c}
 
         def depth(row: Row) -> tuple[int, int]:
             code = _normal(row["code"])
@@ -115,6 +116,9 @@ class RegionImporter(Importer):
         if code in seen:
             raise RowError("code", _("The code appears more than once in the file."))
         if parent and parent not in context.state["db"] and parent not in seen:
+            if parent in context.state["in_file"]:
+                raise RowError("parent_code", _("The row of the parent region %(parent)s is itself invalid.")
+                               % {"parent": parent})
             raise RowError("parent_code", _("The parent region %(parent)s exists neither in the database nor "
                                             "in the file.") % {"parent": parent})
         if not _in_scope(context, code):
