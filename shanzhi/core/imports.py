@@ -69,7 +69,7 @@ from typing import IO, Any, ClassVar
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.http import FileResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -486,7 +486,6 @@ def run_job(job_id: int, ctx: request_context.RequestContext | None = None) -> N
     """Run one stored job to its end, recording progress, errors and the report on the job row."""
     from .models import ImportJob
 
-    close_old_connections()
     token = request_context.set_current(ctx) if ctx is not None else None
     try:
         job = ImportJob.objects.select_related("created_by").get(pk=job_id)

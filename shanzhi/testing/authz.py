@@ -63,4 +63,5 @@ PUBLIC: dict[str, str] = {
     "core:home": "shows only the caller's own assignments and counts already scoped by selectors",
     "api:openapi-json": "the API description",
     "api:openapi-view": "the API documentation page",
+    "regions_list_department_types": "the configurable list of department types: reference data, no region",
 }

@@ -212,3 +212,28 @@ def test_xlsx_response_streams_workbook() -> None:
     sheet = load_workbook(io.BytesIO(body), read_only=True).worksheets[0]
     assert [list(r) for r in sheet.iter_rows(values_only=True)] == [["代码", "名称"], ["1", "甲"], ["2", "乙"]]
     assert "attachment" in response["Content-Disposition"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_job_runs_in_a_thread_with_its_own_connection(settings: Any, tmp_path: Any) -> None:
+    """The real web path: after commit a thread of the web process runs the job on its own connection."""
+    import threading
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("an in-memory SQLite test database is not shared with other threads")
+    from shanzhi.testing import factories
+
+    settings.MEDIA_ROOT = tmp_path
+    settings.SHANZHI_IMPORT_INLINE = False
+    factories.ensure_region("330902008000")
+    user = factories.make_user("town_admin", "330902008000")
+    job = imports.start_job(kind="test.depts", upload=_upload(b"code,name\nt_thread,x\n"), actor=user,
+                            region_code="330902008000", dry_run=False)
+    for thread in threading.enumerate():
+        if thread.name == f"import-{job.pk}":
+            thread.join(timeout=30)
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.DONE, job.errors
+    assert DepartmentType.objects.filter(code="t_thread").exists()
