@@ -44,10 +44,10 @@ TREE: list[tuple[str, str, str, list[tuple[Any, ...]]]] = [
         ("neighbour_dispute", "邻里纠纷", "Neighbour dispute", "village", "", "d", DISPUTE),
         ("family_dispute", "婚姻家庭纠纷", "Family dispute", "village", "", "d", DISPUTE),
         ("land_dispute", "土地山林纠纷", "Land dispute", "town", "natural_resources", "d", DISPUTE),
-        ("fishing_dispute", "渔事纠纷", "Fishing dispute", "village", "ocean_fishery", "d", DISPUTE),
+        ("fishing_dispute", "渔事纠纷", "Fishing dispute", "village", "ocean_fisheries", "d", DISPUTE),
         ("property_dispute", "物业纠纷", "Property-management dispute", "village", "housing", "d", DISPUTE),
-        ("labour_dispute", "劳资纠纷", "Labour dispute", "county", "human_resources", "d", DISPUTE),
-        ("petition", "信访事项", "Petition", "town", "", "de", DISPUTE),
+        ("labour_dispute", "劳资纠纷", "Labour dispute", "county", "labour_arbitration", "d", DISPUTE),
+        ("petition", "信访事项", "Petition", "town", "petitions", "de", DISPUTE),
     ]),
     ("campus", "校园及周边安全", "Campus surroundings", [
         ("campus_hazard", "校园周边隐患", "Campus surroundings hazard", "town", "police", "", URGENT),
@@ -57,10 +57,10 @@ TREE: list[tuple[str, str, str, list[tuple[Any, ...]]]] = [
         ("power_line", "电力线路隐患", "Power-line hazard", "town", "", "e", URGENT),
     ]),
     ("safety", "安全隐患", "Safety hazards", [
-        ("fire_hazard", "消防隐患", "Fire hazard", "village", "fire", "e", URGENT),
+        ("fire_hazard", "消防隐患", "Fire hazard", "village", "emergency", "e", URGENT),
         ("production_safety", "安全生产隐患", "Production-safety hazard", "town", "emergency", "e", GENERAL),
         ("geological_hazard", "地质灾害隐患", "Geological hazard", "town", "natural_resources", "es", URGENT),
-        ("vessel_safety", "渔船安全", "Fishing-vessel safety", "town", "ocean_fishery", "es", URGENT),
+        ("vessel_safety", "渔船安全", "Fishing-vessel safety", "town", "ocean_fisheries", "es", URGENT),
     ]),
     ("environment", "市容环境", "City appearance and environment", [
         ("exposed_garbage", "暴露垃圾", "Exposed garbage", "village", "", "", GENERAL),
@@ -80,7 +80,7 @@ TREE: list[tuple[str, str, str, list[tuple[Any, ...]]]] = [
         ("illegal_parking", "乱停车", "Illegal parking", "town", "police", "", GENERAL),
     ]),
     ("emergencies", "突发事件", "Emergencies", [
-        ("fire", "火情", "Fire", "town", "fire", "es", URGENT),
+        ("fire", "火情", "Fire", "town", "emergency", "es", URGENT),
         ("waterlogging", "积水内涝", "Waterlogging", "town", "emergency", "e", URGENT),
         ("typhoon_damage", "台风灾情", "Typhoon damage", "county", "emergency", "s", URGENT),
         ("epidemic", "疫情防控", "Epidemic prevention", "town", "health", "e", URGENT),

@@ -25,5 +25,5 @@ def seed(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("events", "0001_initial"), ("regions", "0001_initial")]
+    dependencies = [("events", "0001_initial"), ("regions", "0002_department_types")]
     operations = [migrations.RunPython(seed, migrations.RunPython.noop)]
