@@ -71,6 +71,11 @@ INSTALLED_APPS = [
     "shanzhi.accounts",
     "shanzhi.people",
     "shanzhi.events",
+    "shanzhi.devices",
+    "shanzhi.alerts",
+    "shanzhi.scenarios",
+    "shanzhi.affairs",
+    "shanzhi.portal",
     "shanzhi.api",
 ]
 

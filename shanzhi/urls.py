@@ -22,6 +22,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("people/", include("shanzhi.people.urls")),
     path("events/", include("shanzhi.events.urls")),
     path("open311/v2/", include("shanzhi.events.open311_urls")),
+    path("devices/", include("shanzhi.devices.urls")),
+    path("alerts/", include("shanzhi.alerts.urls")),
+    path("scenarios/", include("shanzhi.scenarios.urls")),
+    path("affairs/", include("shanzhi.affairs.urls")),
+    path("portal/", include("shanzhi.portal.urls")),
     path("", include("shanzhi.core.urls")),
 ]
 

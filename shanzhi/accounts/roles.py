@@ -79,6 +79,19 @@ PERMISSIONS = {
     "events.rate": _("rate one's own reported events"),
     "events.configure": _("edit event categories, deadlines and the working calendar"),
     "events.stats": _("see event statistics"),
+    "devices.view": _("view devices, channels and their health"),
+    "devices.change": _("register, change, import and distribute devices"),
+    "devices.checkpoint_search": _("search checkpoint pass records by plate (audited)"),
+    "alerts.view": _("view alerts and the alert wall"),
+    "alerts.handle": _("acknowledge alerts, silence them, turn them into events"),
+    "alerts.configure": _("edit alert rules, inhibitions and scenario packs"),
+    "affairs.view": _("view village decisions, meetings, disclosures and ledgers"),
+    "affairs.manage": _("run the decision procedure, meetings, votes and disclosures"),
+    "affairs.finance": _("keep the village ledger"),
+    "affairs.supervise": _("add supervisory opinions and sign records (村监会)"),
+    "affairs.moderate": _("moderate residents' comments"),
+    "portal.vote": _("take part in votes held on the portal"),
+    "portal.comment": _("comment on plans under publication"),
 }
 
 _ADMIN = {
@@ -87,6 +100,8 @@ _ADMIN = {
     "accounts.view", "accounts.change", "audit.view",
     "events.view", "events.report", "events.dispatch", "events.supervise", "events.void", "events.configure",
     "events.stats",
+    "devices.view", "devices.change", "alerts.view", "alerts.handle", "alerts.configure",
+    "affairs.view", "affairs.manage", "affairs.moderate",
 }
 _EVENTS_DESK = {"events.view", "events.report", "events.dispatch", "events.verify", "events.supervise",
                 "events.void", "events.stats"}
@@ -96,16 +111,21 @@ MATRIX: dict[Role, frozenset[str]] = {
     Role.COUNTY_ADMIN: frozenset(_ADMIN),
     Role.TOWN_ADMIN: frozenset(_ADMIN),
     Role.VILLAGE_ADMIN: frozenset(_ADMIN),
-    Role.DISPATCHER: frozenset({"regions.view", "people.view"} | _EVENTS_DESK),
-    Role.HANDLER: frozenset({"regions.view", "people.view", "events.view", "events.handle"}),
+    Role.DISPATCHER: frozenset({"regions.view", "people.view", "devices.view", "alerts.view", "alerts.handle",
+                                "affairs.view"} | _EVENTS_DESK),
+    Role.HANDLER: frozenset({"regions.view", "people.view", "events.view", "events.handle", "devices.view",
+                             "devices.checkpoint_search", "alerts.view", "alerts.handle"}),
     Role.GRID_WORKER: frozenset({"regions.view", "people.view", "people.change", "people.unmask",
-                                 "events.view", "events.report", "events.handle", "events.verify"}),
+                                 "events.view", "events.report", "events.handle", "events.verify",
+                                 "devices.view", "alerts.view", "alerts.handle", "affairs.view"}),
     Role.VILLAGE_CADRE: frozenset({"regions.view", "people.view", "people.export",
-                                   "events.view", "events.report", "events.stats"}),
-    Role.SUPERVISOR: frozenset({"regions.view", "audit.view", "events.view", "events.stats"}),
+                                   "events.view", "events.report", "events.stats", "alerts.view",
+                                   "affairs.view", "affairs.manage", "affairs.finance"}),
+    Role.SUPERVISOR: frozenset({"regions.view", "audit.view", "events.view", "events.stats",
+                                "affairs.view", "affairs.supervise"}),
     Role.AUDITOR: frozenset({"regions.view", "people.view", "accounts.view", "audit.view",
-                             "events.view", "events.stats"}),
-    Role.RESIDENT: frozenset({"portal.self", "events.report", "events.rate"}),
+                             "events.view", "events.stats", "devices.view", "alerts.view", "affairs.view"}),
+    Role.RESIDENT: frozenset({"portal.self", "portal.vote", "portal.comment", "events.report", "events.rate"}),
 }
 
 OFFICIAL_ROLES = frozenset(r for r in Role if r is not Role.RESIDENT)
