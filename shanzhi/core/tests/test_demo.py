@@ -198,3 +198,27 @@ def test_no_query_per_card_or_region_in_templates(small_demo, client) -> None:
     with CaptureQueriesContext(connection) as ctx:
         client.get("/")
     assert len(ctx.captured_queries) <= 12
+
+
+def test_region_summary_counts_stay_inside_the_scope(tree, make_user) -> None:
+    from shanzhi.accounts.models import RoleAssignment
+    from shanzhi.core.views import region_summaries
+
+    town_admin = make_user("town_admin", tree.town_a1a)
+    rows = list(RoleAssignment.objects.filter(user=town_admin).select_related("region"))
+    [summary] = region_summaries(town_admin, rows)
+    assert (summary.villages, summary.land_grids, summary.sea_grids) == (2, 2, 0)
+    assert summary.path == ["浙江省", "舟山市", "定海区"]
+
+    city_admin = make_user("city_admin", tree.city_a)
+    RoleAssignment.objects.create(user=city_admin, role="town_admin", region_id=tree.town_a1a,
+                                  region_code=tree.town_a1a)
+    city_admin.forget_scope()
+    rows = list(RoleAssignment.objects.filter(user=city_admin).select_related("region"))
+    [summary] = region_summaries(city_admin, rows)  # the town lies inside the city: one summary
+    assert summary.code == tree.city_a
+    assert (summary.villages, summary.land_grids) == (4, 4)  # city B's village and grid are not counted
+
+    resident = make_user("resident", tree.village_a1a1)
+    rows = list(RoleAssignment.objects.filter(user=resident).select_related("region"))
+    assert region_summaries(resident, rows) == []
