@@ -35,7 +35,8 @@ class RegionSummary:
 def region_summaries(user: Any, assignments: list[Any]) -> list[RegionSummary]:
     """A compact summary of each region the user holds a role in, counted inside their view scope.
 
-    Three queries whatever the number of regions: the ancestors' names, region counts, grid/centre counts.
+    Regions are counted below the region itself.  Four queries whatever the number of regions: the
+    ancestors' names, the region counts, the grid counts and the centre counts.
     """
     from shanzhi.regions.models import Centre, Grid, Region
 
@@ -53,7 +54,7 @@ def region_summaries(user: Any, assignments: list[Any]) -> list[RegionSummary]:
         return scope_q([prefix], field)
 
     region_counts = Region.objects.restrict(user, "regions.view").aggregate(**{
-        f"{kind}_{i}": Count("code", filter=counted(p, "code") & Q(level=kind))
+        f"{kind}_{i}": Count("code", filter=counted(p, "code") & Q(level=kind) & ~Q(code=p.ljust(12, "0")))
         for i, p in enumerate(prefixes) for kind in ("village", "town")
     })
     grid_counts = Grid.objects.restrict(user, "regions.view").aggregate(**{
