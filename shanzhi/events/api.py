@@ -14,10 +14,11 @@ from shanzhi.core.masking import mask
 
 from . import attachments as attachment_service
 from . import selectors, services
+from .mediation_api import router as mediation_router
 from .models import Attachment, Event, TimelineEntry
 
 router = Router(tags=["events"])
-ROUTERS = [("events", router)]
+ROUTERS = [("events", router), ("mediation", mediation_router)]
 
 
 class CategoryOut(Schema):

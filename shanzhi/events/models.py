@@ -332,3 +332,6 @@ class CalendarYear(models.Model):
 
     def __str__(self) -> str:
         return str(self.year)
+
+
+from .mediation_models import *  # noqa: E402,F403  (mediation records and screening campaigns)

@@ -51,8 +51,11 @@ DEPARTMENTS: list[tuple[str, str, str]] = [
     ("justice", "司法局", "Justice Bureau"),
     ("civil_affairs", "民政局", "Civil Affairs Bureau"),
     ("emergency", "应急管理局", "Emergency Management Bureau"),
-    ("ocean_fishery", "海洋与渔业局", "Ocean and Fishery Bureau"),
+    ("ocean_fisheries", "海洋与渔业局", "Ocean and Fishery Bureau"),
     ("housing", "住房和城乡建设局", "Housing and Construction Bureau"),
+    ("law_enforcement", "综合行政执法局", "Comprehensive Law Enforcement Bureau"),
+    ("natural_resources", "自然资源和规划局", "Natural Resources and Planning Bureau"),
+    ("labour_arbitration", "人力资源和社会保障局", "Human Resources and Social Security Bureau"),
 ]
 
 # Pinyin slugs of the real regions, used in demo usernames (town_admin_maao, county_admin_dinghai).
