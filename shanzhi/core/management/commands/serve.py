@@ -19,13 +19,15 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 
-def processes(host: str, port: int, workers: int) -> list[list[str]]:
-    """The commands to run side by side.  Add the task worker here once it exists (one line)."""
-    return [
+def processes(host: str, port: int, workers: int, *, worker: bool = True) -> list[list[str]]:
+    """The commands to run side by side: the web server and (unless disabled) one background worker."""
+    commands = [
         [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", host, "--port", str(port),
          "--workers", str(workers), "shanzhi.wsgi:application"],
-        # [sys.executable, "-m", "shanzhi.cli", "worker"],
     ]
+    if worker:
+        commands.append([sys.executable, "-m", "shanzhi.cli", "worker"])
+    return commands
 
 
 class Command(BaseCommand):
@@ -36,6 +38,8 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--workers", type=int, default=1, help="granian worker processes")
         parser.add_argument("--no-collectstatic", action="store_true", help="skip collectstatic")
+        parser.add_argument("--no-worker", action="store_true",
+                            help="do not start a background worker beside the web server")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not options["no_collectstatic"]:
@@ -44,7 +48,8 @@ class Command(BaseCommand):
                                                                       "shanzhi.settings"),
                "SHANZHI_DATA_DIR": str(settings.DATA_DIR)}
         children = [subprocess.Popen(cmd, env=env) for cmd in  # noqa: S603 - our own interpreter
-                    processes(options["host"], options["port"], max(1, options["workers"]))]
+                    processes(options["host"], options["port"], max(1, options["workers"]),
+                              worker=not options["no_worker"])]
         stopping = False
 
         def stop(signum: int, _frame: Any) -> None:
