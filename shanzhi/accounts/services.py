@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from django.conf import settings
@@ -10,15 +11,16 @@ from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from shanzhi.core import audit
-from shanzhi.core.codes import level_of
-from shanzhi.core.errors import ValidationFailed
+from shanzhi.core.codes import LEVEL_ORDER, level_of, prefix_of
+from shanzhi.core.errors import NotFound, PermissionDenied, ValidationFailed
 from shanzhi.core.scope import require_scope
 from shanzhi.regions.models import Region
 
 from .models import ApiToken, RoleAssignment, User
-from .roles import ROLE_LEVEL, Role
+from .roles import MATRIX, ROLE_LEVEL, Role
 
 
 def login_failed(*, username: str) -> None:
@@ -55,6 +57,9 @@ def _validate_role_region(role: Role, region: Region) -> None:
         )
 
 
+_USERNAME_RE = re.compile(r"^[\w.@+-]+$")
+
+
 def user_create(
     *,
     actor: Any,
@@ -66,16 +71,13 @@ def user_create(
     check_scope: bool = True,
 ) -> User:
     """Create a user with a first role assignment.  ``check_scope`` is off only for the bootstrap CLI."""
-    try:
-        role_enum = Role(role)
-    except ValueError:
-        raise ValidationFailed(detail={"role": f"unknown role {role!r}"}) from None
-    region = Region.objects.filter(code=region_code).first()
-    if region is None:
-        raise ValidationFailed(detail={"region": f"no region with code {region_code}"})
+    role_enum = _role_or_error(role)
+    region = _region_or_error(region_code)
     if check_scope:
-        require_scope(actor, "accounts.change", region.code)
+        check_may_grant(actor, role_enum, region.code)
     _validate_role_region(role_enum, region)
+    if not username or len(username) > 150 or not _USERNAME_RE.match(username):
+        raise ValidationFailed(detail={"username": "use 1-150 letters, digits and @.+-_"})
     if User.objects.filter(username=username).exists():
         raise ValidationFailed(detail={"username": "this username is taken"})
     candidate = User(username=username, display_name=display_name)
@@ -116,3 +118,167 @@ def token_create(*, actor: Any, user: User, name: str, expires_at: dt.datetime |
         audit.record(actor=actor, action="accounts.token.create", obj=token,
                      after={"user": user.username, "name": token.name, "prefix": prefix})
     return secret
+
+
+# --- administration of users and roles ---------------------------------------------------------------------
+
+def _role_or_error(role: str) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        raise ValidationFailed(
+            detail={"role": f"unknown role {role!r}; known roles: {', '.join(r.value for r in Role)}"}
+        ) from None
+
+
+def _region_or_error(region_code: str) -> Region:
+    region = Region.objects.filter(code=str(region_code)).first()
+    if region is None:
+        raise ValidationFailed(detail={"region": f"no region with code {region_code}"})
+    return region
+
+
+def _level_rank(role: Role, region_code: str) -> int:
+    """How high a role sits: 0 = province ... 4 = village (smaller is higher)."""
+    return LEVEL_ORDER.index(ROLE_LEVEL.get(role) or level_of(region_code))
+
+
+def check_may_grant(actor: Any, role: Role, region_code: str) -> None:
+    """An administrator grants only inside their ``accounts.change`` scope, at their level or below, and only
+    permissions they hold there themselves (no escalation)."""
+    require_scope(actor, "accounts.change", region_code)
+    covering = [
+        (Role(r), code) for r, code in actor._assignment_rows()
+        if r in Role.__members__.values() and region_code.startswith(prefix_of(code))
+    ]
+    managing = [(r, code) for r, code in covering if "accounts.change" in MATRIX[r]]
+    actor_rank = min(_level_rank(r, code) for r, code in managing)
+    held: set[str] = set().union(*(MATRIX[r] for r, _code in covering))
+    if _level_rank(role, region_code) < actor_rank or not (MATRIX[role] - {"portal.self"}) <= held:
+        raise PermissionDenied(
+            "accounts.change",
+            detail={"role": f"you cannot grant {role.value}: it ranks above the roles you hold there"},
+        )
+
+
+def _check_may_manage(actor: Any, user: User) -> None:
+    """Changing a user needs the right to grant every role the user holds (so nobody reaches upward)."""
+    if not user_is_visible(actor, user):
+        raise NotFound("user")
+    for assignment in user.role_assignments.all():
+        check_may_grant(actor, Role(assignment.role), assignment.region_code)
+
+
+def user_is_visible(actor: Any, user: User) -> bool:
+    return RoleAssignment.objects.restrict(actor, "accounts.view").filter(user_id=user.pk).exists()
+
+
+def role_grant(*, actor: Any, user: User, role: str, region_code: str, check_scope: bool = True) -> RoleAssignment:
+    """Give ``user`` the ``role`` in ``region_code``.  ``check_scope`` is off only for the bootstrap CLI."""
+    role_enum = _role_or_error(role)
+    region = _region_or_error(region_code)
+    if check_scope:
+        if not user_is_visible(actor, user):
+            raise NotFound("user")
+        check_may_grant(actor, role_enum, region.code)
+    _validate_role_region(role_enum, region)
+    if RoleAssignment.objects.filter(user=user, role=role_enum.value, region=region).exists():
+        raise ValidationFailed(detail={"role": "the user already holds this role in this region"})
+    with transaction.atomic():
+        grant = RoleAssignment.objects.create(
+            user=user, role=role_enum.value, region=region, region_code=region.code,
+            granted_by=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+        audit.record(actor=actor, action="accounts.role.grant", obj=grant, after=audit.snapshot(grant))
+    user.forget_scope()
+    return grant
+
+
+def role_revoke(*, actor: Any, assignment: RoleAssignment) -> None:
+    """Take a role assignment away (the caller loaded it through ``access(..., "accounts.change")``)."""
+    check_may_grant(actor, Role(assignment.role), assignment.region_code)
+    with transaction.atomic():
+        before = audit.snapshot(assignment)
+        audit.record(actor=actor, action="accounts.role.revoke", obj=assignment, before=before)
+        assignment.delete()
+    assignment.user.forget_scope()
+
+
+def user_deactivate(*, actor: Any, user: User) -> User:
+    """Switch an account off: it can no longer log in, its tokens stop working, its scope is empty."""
+    _check_may_manage(actor, user)
+    if getattr(actor, "pk", None) == user.pk:
+        raise ValidationFailed(detail={"user": "you cannot deactivate your own account"})
+    first = user.role_assignments.order_by("region_code").first()
+    with transaction.atomic():
+        before = audit.snapshot(user, ["is_active"])
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+        audit.record(actor=actor, action="accounts.user.deactivate", obj=user,
+                     region_code=first.region_code if first else "", before=before,
+                     after=audit.snapshot(user, ["is_active"]))
+    return user
+
+
+def password_change(
+    *, actor: Any, user: User, new_password: str, old_password: str | None = None, check_scope: bool = True
+) -> None:
+    """Change a password: one's own (the old one is required) or, for an administrator, another user's.
+    ``check_scope`` is off only for the bootstrap CLI."""
+    if getattr(actor, "pk", None) == user.pk:
+        if old_password is None or not user.check_password(old_password):
+            raise ValidationFailed(detail={"old_password": "the current password is wrong"})
+    elif check_scope:
+        _check_may_manage(actor, user)
+    try:
+        password_validation.validate_password(new_password, user)
+    except ValidationError as exc:
+        raise ValidationFailed(detail={"new_password": list(exc.messages)}) from None
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.password_changed_at = timezone.now()
+        user.save(update_fields=["password", "password_changed_at"])
+        audit.record(actor=actor, action="accounts.user.password_change", obj=user,
+                     after={"password_changed_at": user.password_changed_at})
+
+
+def token_revoke(*, actor: Any, token: ApiToken) -> ApiToken:
+    """Revoke an API token (the caller loaded it through ``selectors.my_token``)."""
+    if token.revoked_at is not None:
+        raise ValidationFailed(detail={"token": "this token is already revoked"})
+    with transaction.atomic():
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit.record(actor=actor, action="accounts.token.revoke", obj=token,
+                     after={"user": token.user.username, "name": token.name, "prefix": token.prefix})
+    return token
+
+
+# --- second factor -------------------------------------------------------------------------------------------
+
+def otp_pending_device(*, user: User) -> TOTPDevice:
+    """The unconfirmed TOTP device a user is enrolling (created on first use, secret shown once)."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+    if device is None:
+        with transaction.atomic():
+            device = TOTPDevice.objects.create(user=user, name="default", confirmed=False)
+            audit.record(actor=user, action="accounts.otp.enrol_start", obj=device,
+                         after={"user": user.username})
+    return device
+
+
+def otp_confirm(*, user: User, device: TOTPDevice, code: str) -> None:
+    """Confirm an enrolment with a first code: the device then guards every login."""
+    if device.user_id != user.pk or device.confirmed:
+        raise NotFound("device")
+    if not (code or "").strip().isdigit() or not device.verify_token(code.strip()):
+        raise ValidationFailed(detail={"code": "the code is wrong or expired"})
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=user, confirmed=True).delete()
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        audit.record(actor=user, action="accounts.otp.confirm", obj=device, after={"user": user.username})
+
+
+def has_confirmed_device(user: User) -> bool:
+    return bool(TOTPDevice.objects.filter(user=user, confirmed=True).exists())
