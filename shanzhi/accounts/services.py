@@ -282,3 +282,14 @@ def otp_confirm(*, user: User, device: TOTPDevice, code: str) -> None:
 
 def has_confirmed_device(user: User) -> bool:
     return bool(TOTPDevice.objects.filter(user=user, confirmed=True).exists())
+
+
+def otp_reset(*, actor: Any, user: User) -> int:
+    """An administrator removes a user's second factor (lost phone); the user enrols again at next login."""
+    _check_may_manage(actor, user)
+    first = user.role_assignments.order_by("region_code").first()
+    with transaction.atomic():
+        count, _detail = TOTPDevice.objects.filter(user=user).delete()
+        audit.record(actor=actor, action="accounts.otp.reset", obj=user,
+                     region_code=first.region_code if first else "", after={"devices_removed": count})
+    return int(count)

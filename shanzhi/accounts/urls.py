@@ -18,5 +18,7 @@ urlpatterns = [
     path("users/<int:pk>/roles/", views.role_grant_view, name="role_grant"),
     path("users/<int:pk>/roles/<int:assignment>/revoke/", views.role_revoke_view, name="role_revoke"),
     path("users/<int:pk>/deactivate/", views.user_deactivate_view, name="user_deactivate"),
+    path("users/<int:pk>/password/", views.user_password_view, name="user_password"),
+    path("users/<int:pk>/otp-reset/", views.user_otp_reset_view, name="user_otp_reset"),
     path("audit/", views.audit_log_view, name="audit_log"),
 ]

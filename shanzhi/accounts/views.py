@@ -61,6 +61,17 @@ class PasswordChangeForm(forms.Form):
         return data
 
 
+class PasswordSetForm(forms.Form):
+    new_password = forms.CharField(label=gettext_lazy("New password"), widget=forms.PasswordInput)
+    new_password2 = forms.CharField(label=gettext_lazy("New password again"), widget=forms.PasswordInput)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("new_password") and data.get("new_password") != data.get("new_password2"):
+            self.add_error("new_password2", _("The two passwords differ."))
+        return data
+
+
 class TokenForm(forms.Form):
     name = forms.CharField(label=gettext_lazy("Token name"), max_length=80)
     expires_in_days = forms.IntegerField(label=gettext_lazy("Expires in (days, empty: never)"),
@@ -360,7 +371,8 @@ def user_create_view(request: HttpRequest) -> HttpResponse:
 
 def _render_detail(request: HttpRequest, user: User, status: int = 200, **extra: Any) -> HttpResponse:
     return render(request, "accounts/user_detail.html", {
-        "subject": user, "grant_form": GrantForm(),
+        "subject": user, "grant_form": GrantForm(), "password_form": PasswordSetForm(),
+        "has_device": services.has_confirmed_device(user),
         "can_change": request.user.has_scoped_permission("accounts.change"),  # type: ignore[union-attr]
         **extra,
     }, status=status)
@@ -409,6 +421,32 @@ def user_deactivate_view(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, _("You cannot deactivate your own account."))
         return _render_detail(request, user, status=422)
     messages.success(request, _("The account was deactivated."))
+    return redirect("accounts:user_detail", pk=user.pk)
+
+
+@scoped_page
+@require_POST
+def user_password_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """An administrator sets a new password for a user in their scope (e.g. a forgotten one)."""
+    user = selectors.user_get(request.user, pk)
+    form = PasswordSetForm(request.POST)
+    if form.is_valid():
+        try:
+            services.password_change(actor=request.user, user=user, new_password=form.cleaned_data["new_password"])
+        except ValidationFailed as exc:
+            _field_errors(form, exc)
+        else:
+            messages.success(request, _("The password was set."))
+            return redirect("accounts:user_detail", pk=user.pk)
+    return _render_detail(request, user, status=422, password_form=form)
+
+
+@scoped_page
+@require_POST
+def user_otp_reset_view(request: HttpRequest, pk: int) -> HttpResponse:
+    user = selectors.user_get(request.user, pk)
+    services.otp_reset(actor=request.user, user=user)
+    messages.success(request, _("The second factor was removed; the user sets it up again at next login."))
     return redirect("accounts:user_detail", pk=user.pk)
 
 

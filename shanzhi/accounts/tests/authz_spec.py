@@ -78,6 +78,28 @@ def _deactivated(b: Built) -> bool:
     return not User.objects.get(pk=b.obj.pk).is_active
 
 
+def _password_payload(b: Built) -> dict[str, Any]:
+    return {"new_password": "Another-Passw0rd-9", "new_password2": "Another-Passw0rd-9"}
+
+
+def _password_changed(b: Built) -> bool:
+    return User.objects.get(pk=b.obj.pk).check_password("Another-Passw0rd-9")
+
+
+def _with_device(code: str) -> Built:
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    built = _user(code)
+    TOTPDevice.objects.create(user=built.obj, name="default", confirmed=True)
+    return built
+
+
+def _device_removed(b: Built) -> bool:
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    return not TOTPDevice.objects.filter(user=b.obj).exists()
+
+
 def _no_body(b: Built) -> dict[str, Any]:
     return {}
 
@@ -90,6 +112,10 @@ ROUTES: list[Route] = [
     Route("accounts:role_grant", "action", _user, method="POST", payload=_grant_payload, changed=_granted),
     Route("accounts:role_revoke", "action", _assignment, method="POST", payload=_no_body, changed=_revoked),
     Route("accounts:user_deactivate", "action", _user, method="POST", payload=_no_body, changed=_deactivated),
+    Route("accounts:user_password", "action", _user, method="POST", payload=_password_payload,
+          changed=_password_changed),
+    Route("accounts:user_otp_reset", "action", _with_device, method="POST", payload=_no_body,
+          changed=_device_removed),
     Route("accounts:audit_log", "list", _entry),
     # API
     Route("accounts_list_users", "list", _listed_user, api=True),

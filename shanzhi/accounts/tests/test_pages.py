@@ -167,3 +167,25 @@ def test_audit_log_page(client, admin, tree, django_assert_max_num_queries):
 def test_menu_entries(client, admin):
     page = client.get("/").content.decode()
     assert reverse("accounts:user_list") in page and reverse("accounts:audit_log") in page
+
+
+def test_admin_sets_a_password_and_removes_the_second_factor(client, admin, tree, make_user):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    worker = make_user("grid_worker", tree.village_a1a1)
+    TOTPDevice.objects.create(user=worker, name="default", confirmed=True)
+    url = reverse("accounts:user_password", args=[worker.pk])
+    assert client.post(url, {"new_password": "weak", "new_password2": "weak"}).status_code == 422
+    assert client.post(url, {"new_password": STRONG, "new_password2": "other"}).status_code == 422
+    assert client.post(url, {"new_password": STRONG, "new_password2": STRONG}).status_code == 302
+    worker.refresh_from_db()
+    assert worker.check_password(STRONG)
+    assert b"accounts/users/%d/otp-reset/" % worker.pk in client.get(
+        reverse("accounts:user_detail", args=[worker.pk])).content
+    assert client.post(reverse("accounts:user_otp_reset", args=[worker.pk])).status_code == 302
+    assert not TOTPDevice.objects.filter(user=worker).exists()
+    assert AuditEntry.objects.filter(action="accounts.otp.reset", object_id=str(worker.pk)).exists()
+    stranger = make_user("grid_worker", tree.village_a1b1)
+    assert client.post(reverse("accounts:user_password", args=[stranger.pk]),
+                       {"new_password": STRONG, "new_password2": STRONG}).status_code == 404
+    assert client.post(reverse("accounts:user_otp_reset", args=[stranger.pk])).status_code == 404

@@ -31,6 +31,8 @@ def _code(value: str) -> str:
 def _error(exc: ShanzhiError) -> CommandError:
     detail = exc.detail if isinstance(exc.detail, dict) else {"error": exc.detail or exc.message}
     lines = [f"{key}: {value}" for key, value in detail.items()]
+    if "no region" in str(detail.get("region", "")):
+        lines.append("load the division codes first (the regions import), then retry")
     return CommandError("; ".join(lines))
 
 
