@@ -23,6 +23,13 @@ from .models import ApiToken, RoleAssignment, User
 from .roles import MATRIX, ROLE_LEVEL, Role
 
 
+def home_region(user: User) -> str:
+    """The region an audit row about ``user`` is filed under (their first assignment), so the administrators
+    of that region see it in their scoped audit log; "" for a user without roles."""
+    code = user.role_assignments.order_by("region_code").values_list("region_code", flat=True).first()
+    return code or ""
+
+
 def login_failed(*, username: str) -> None:
     """Count a failed login; lock the account after SHANZHI_LOCKOUT_FAILURES in a row."""
     with transaction.atomic():
@@ -35,7 +42,7 @@ def login_failed(*, username: str) -> None:
             user.locked_until = timezone.now() + dt.timedelta(minutes=settings.SHANZHI_LOCKOUT_MINUTES)
             user.failed_logins = 0
             fields.append("locked_until")
-            audit.record(actor=None, action="accounts.user.locked", obj=user,
+            audit.record(actor=None, action="accounts.user.locked", obj=user, region_code=home_region(user),
                          after={"locked_until": user.locked_until})
         user.save(update_fields=fields)
 
@@ -115,7 +122,7 @@ def token_create(*, actor: Any, user: User, name: str, expires_at: dt.datetime |
             user=user, name=name.strip()[:80], prefix=prefix, key_hash=ApiToken.hash_secret(secret),
             expires_at=expires_at,
         )
-        audit.record(actor=actor, action="accounts.token.create", obj=token,
+        audit.record(actor=actor, action="accounts.token.create", obj=token, region_code=home_region(user),
                      after={"user": user.username, "name": token.name, "prefix": prefix})
     return secret
 
@@ -209,13 +216,12 @@ def user_deactivate(*, actor: Any, user: User) -> User:
     _check_may_manage(actor, user)
     if getattr(actor, "pk", None) == user.pk:
         raise ValidationFailed(detail={"user": "you cannot deactivate your own account"})
-    first = user.role_assignments.order_by("region_code").first()
     with transaction.atomic():
         before = audit.snapshot(user, ["is_active"])
         user.is_active = False
         user.save(update_fields=["is_active"])
         audit.record(actor=actor, action="accounts.user.deactivate", obj=user,
-                     region_code=first.region_code if first else "", before=before,
+                     region_code=home_region(user), before=before,
                      after=audit.snapshot(user, ["is_active"]))
     return user
 
@@ -238,7 +244,7 @@ def password_change(
         user.set_password(new_password)
         user.password_changed_at = timezone.now()
         user.save(update_fields=["password", "password_changed_at"])
-        audit.record(actor=actor, action="accounts.user.password_change", obj=user,
+        audit.record(actor=actor, action="accounts.user.password_change", obj=user, region_code=home_region(user),
                      after={"password_changed_at": user.password_changed_at})
 
 
@@ -249,7 +255,7 @@ def token_revoke(*, actor: Any, token: ApiToken) -> ApiToken:
     with transaction.atomic():
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
-        audit.record(actor=actor, action="accounts.token.revoke", obj=token,
+        audit.record(actor=actor, action="accounts.token.revoke", obj=token, region_code=home_region(token.user),
                      after={"user": token.user.username, "name": token.name, "prefix": token.prefix})
     return token
 
@@ -262,7 +268,7 @@ def otp_pending_device(*, user: User) -> TOTPDevice:
     if device is None:
         with transaction.atomic():
             device = TOTPDevice.objects.create(user=user, name="default", confirmed=False)
-            audit.record(actor=user, action="accounts.otp.enrol_start", obj=device,
+            audit.record(actor=user, action="accounts.otp.enrol_start", obj=device, region_code=home_region(user),
                          after={"user": user.username})
     return device
 
@@ -277,7 +283,8 @@ def otp_confirm(*, user: User, device: TOTPDevice, code: str) -> None:
         TOTPDevice.objects.filter(user=user, confirmed=True).delete()
         device.confirmed = True
         device.save(update_fields=["confirmed"])
-        audit.record(actor=user, action="accounts.otp.confirm", obj=device, after={"user": user.username})
+        audit.record(actor=user, action="accounts.otp.confirm", obj=device, region_code=home_region(user),
+                     after={"user": user.username})
 
 
 def has_confirmed_device(user: User) -> bool:
@@ -287,9 +294,8 @@ def has_confirmed_device(user: User) -> bool:
 def otp_reset(*, actor: Any, user: User) -> int:
     """An administrator removes a user's second factor (lost phone); the user enrols again at next login."""
     _check_may_manage(actor, user)
-    first = user.role_assignments.order_by("region_code").first()
     with transaction.atomic():
         count, _detail = TOTPDevice.objects.filter(user=user).delete()
         audit.record(actor=actor, action="accounts.otp.reset", obj=user,
-                     region_code=first.region_code if first else "", after={"devices_removed": count})
+                     region_code=home_region(user), after={"devices_removed": count})
     return int(count)

@@ -154,3 +154,17 @@ def test_admin_role_above_own_level_is_refused_before_anything_else(tree, make_u
     with pytest.raises(PermissionDenied):
         services.check_may_grant(admin, Role.TOWN_ADMIN, tree.village_a1a1)
     services.check_may_grant(admin, Role.VILLAGE_ADMIN, tree.village_a1a1)
+
+
+def test_audit_rows_about_a_user_are_filed_under_their_region(tree, make_user, settings):
+    settings.SHANZHI_LOCKOUT_FAILURES = 1
+    user = make_user("grid_worker", tree.village_a1a1)
+    services.login_failed(username=user.username)
+    services.password_change(actor=user, user=user, old_password=PASSWORD, new_password=STRONG)
+    codes = set(AuditEntry.objects.values_list("region_code", flat=True))
+    assert codes == {tree.village_a1a1}
+    from shanzhi.core.api import audit_list
+
+    town = make_user("town_admin", tree.town_a1a)
+    sibling = make_user("town_admin", tree.town_a1b)
+    assert audit_list(town).count() == 2 and audit_list(sibling).count() == 0
