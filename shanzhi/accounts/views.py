@@ -307,6 +307,9 @@ def token_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def otp_setup_view(request: HttpRequest) -> HttpResponse:
     user: Any = request.user
+    if services.has_confirmed_device(user) and not user.is_verified():
+        # moving to a new device needs the old one first: an unverified session cannot replace the factor
+        return redirect(f"{reverse('accounts:otp')}?next={reverse('accounts:otp_setup')}")
     device = services.otp_pending_device(user=user)
     form = CodeForm(request.POST or None)
     status = 200

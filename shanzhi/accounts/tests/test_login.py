@@ -222,3 +222,13 @@ def test_logout_needs_post(client, tree, make_user):
     assert client.get(reverse("accounts:logout")).status_code == 405
     assert client.post(reverse("accounts:logout")).status_code == 302
     assert "_auth_user_id" not in client.session
+
+
+def test_an_unverified_session_cannot_replace_the_device(client, official_with_device):
+    user, device = official_with_device
+    client.force_login(user)  # authenticated, but no code entered in this session
+    response = client.get(reverse("accounts:otp_setup"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("accounts:otp"))
+    assert not TOTPDevice.objects.filter(user=user, confirmed=False).exists()
+    assert client.post(reverse("accounts:otp"), {"code": _code(device)}).status_code == 302
+    assert client.get(reverse("accounts:otp_setup")).status_code == 200  # verified now
