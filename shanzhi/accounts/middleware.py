@@ -39,7 +39,10 @@ class IdleTimeoutMiddleware:
 class SecondFactorMiddleware:
     """Officials with SHANZHI_REQUIRE_2FA must pass TOTP before any page other than login/2FA set-up."""
 
-    ALLOWED_PREFIXES = ("/accounts/", "/static/", "/i18n/", "/api/")
+    # only the steps of logging in and setting up the factor; every other page (my account, user
+    # administration, audit log) waits for the code.  The API checks the same in its session auth.
+    ALLOWED_PREFIXES = ("/static/", "/i18n/", "/api/")
+    ALLOWED_NAMES = ("accounts:login", "accounts:logout", "accounts:otp", "accounts:otp_setup")
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -52,6 +55,7 @@ class SecondFactorMiddleware:
             and user.is_authenticated
             and getattr(user, "is_official", False)
             and not request.path.startswith(self.ALLOWED_PREFIXES)
+            and request.path not in {reverse(name) for name in self.ALLOWED_NAMES}
             and not (hasattr(user, "is_verified") and user.is_verified())
         ):
             return redirect(f"{reverse('accounts:otp')}?next={request.path}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja.security import APIKeyCookie, HttpBearer
@@ -44,9 +45,13 @@ class SessionAuth(APIKeyCookie):
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Any | None:
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated:
-            return user
-        return None
+        if user is None or not user.is_authenticated:
+            return None
+        if settings.SHANZHI_REQUIRE_2FA and getattr(user, "is_official", False) and not (
+            hasattr(user, "is_verified") and user.is_verified()
+        ):
+            return None  # an official's session counts only after the second factor
+        return user
 
 
 AUTH = [BearerToken(), SessionAuth()]

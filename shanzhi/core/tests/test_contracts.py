@@ -75,7 +75,8 @@ def test_catalogues_hold_every_string(tmp_path: Path) -> None:
         result = subprocess.run(
             [sys.executable, "-P", "-m", "django", "makemessages", "-l", "zh_Hans", "--no-obsolete"],
             cwd=work, capture_output=True, text=True,
-            env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "shanzhi.settings"},
+            # PYTHONSAFEPATH: the copied app (with its selectors.py) must not shadow the standard library
+            env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "shanzhi.settings", "PYTHONSAFEPATH": "1"},
         )
         assert result.returncode == 0, result.stderr
         after = {e.msgid for e in polib.pofile(str(work / "locale/zh_Hans/LC_MESSAGES/django.po"))}
