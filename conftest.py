@@ -14,6 +14,7 @@ from shanzhi.testing import factories
 @pytest.fixture
 def tree(db: Any) -> factories.Tree:
     """Two cities; in city A two counties; in county A1 two towns; in town A1a two villages (with grids)."""
+    factories.ensure_reference_data()
     return factories.build_tree()
 
 

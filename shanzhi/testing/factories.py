@@ -119,3 +119,26 @@ def make_token(user: User) -> str:
     prefix, secret = ApiToken.new_secret()
     ApiToken.objects.create(user=user, name="test", prefix=prefix, key_hash=ApiToken.hash_secret(secret))
     return secret
+
+
+def ensure_reference_data() -> None:
+    """Re-create what the data migrations seed (department types, event categories, the working calendar).
+
+    A transactional test ends with a flush that empties every table, data-migration rows included; tests that
+    come after it still expect the shipped reference data.
+    """
+    import importlib
+
+    from shanzhi.events import worktime
+    from shanzhi.events.models import CalendarYear, Category
+    from shanzhi.events.seed import seed_categories
+    from shanzhi.regions.models import DepartmentType
+
+    if not DepartmentType.objects.exists():
+        types = importlib.import_module("shanzhi.regions.migrations.0002_department_types").DEFAULT_TYPES
+        DepartmentType.objects.bulk_create(
+            [DepartmentType(code=code, name=name, name_en=name_en) for code, name, name_en in types])
+    if not Category.objects.exists():
+        seed_categories(Category, DepartmentType)
+    if not CalendarYear.objects.exists():
+        worktime.load_official_years()
