@@ -65,6 +65,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_otp",
+    "django_tasks",
+    "django_tasks_db",
     "django_otp.plugins.otp_totp",
     "shanzhi.core",
     "shanzhi.regions",
@@ -214,6 +216,11 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", DATA_DIR / "media"))
 # Empty: maps draw the GeoJSON boundaries on a blank background (no tile server needed).
 SHANZHI_TILE_URL = os.environ.get("SHANZHI_TILE_URL", "")
 SHANZHI_TILE_ATTRIBUTION = os.environ.get("SHANZHI_TILE_ATTRIBUTION", "")
+
+# --- background tasks (Django's Tasks API; see docs/adr/0011) --------------------------------------
+# The database backend: `shanzhi worker` runs queued tasks beside the deadline sweep.  Tests and one-off
+# scripts may set SHANZHI_TASKS_BACKEND=django_tasks.backends.immediate.ImmediateBackend.
+TASKS = {"default": {"BACKEND": os.environ.get("SHANZHI_TASKS_BACKEND", "django_tasks_db.DatabaseBackend")}}
 
 # --- events ------------------------------------------------------------------------------------------
 # Working hours of a day, for deadlines counted in working time.

@@ -1,9 +1,11 @@
-"""``shanzhi worker``: the background loop — deadline sweep (warnings, overdue, auto-escalation) and outbound
-delivery.  Run as many as you like: they coordinate through row locks (SKIP LOCKED on PostgreSQL)."""
+"""``shanzhi worker``: the background loop — deadline sweep (warnings, overdue, auto-escalation), queued tasks
+of Django's Tasks API (database backend) and periodic outbound delivery.  Run as many as you like: they
+coordinate through row locks (SKIP LOCKED on PostgreSQL), never through process memory."""
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import time
 from typing import Any
@@ -13,6 +15,29 @@ from django.db import close_old_connections
 
 from shanzhi.events.deadlines import sweep
 from shanzhi.events.outbound import deliver_due
+
+# periodic steps contributed by other apps: callables (now) -> int (work done); see register()
+_STEPS: list[Any] = []
+
+
+def register(step: Any) -> None:
+    """Add a periodic step (called every loop with the current time; returns how much work it did)."""
+    if step not in _STEPS:
+        _STEPS.append(step)
+
+
+def _run_queued_tasks(limit: int) -> int:
+    """Run up to ``limit`` ready tasks of the database task backend (none when another backend is set)."""
+    from django.conf import settings
+
+    if settings.TASKS["default"]["BACKEND"] != "django_tasks_db.DatabaseBackend":
+        return 0
+    from django_tasks_db.management.commands.db_worker import Worker
+
+    worker = Worker(queue_names=["*"], interval=0, batch=True, backend_name="default", startup_delay=False,
+                    max_tasks=limit, worker_id=f"shanzhi-{os.getpid()}", excluded_queue_names=[])
+    worker.run()
+    return int(worker._run_tasks)
 
 log = logging.getLogger("shanzhi.worker")
 
@@ -39,11 +64,15 @@ class Command(BaseCommand):
             close_old_connections()
             result = sweep(batch=options["batch"])
             sent = deliver_due()
+            tasks_run = _run_queued_tasks(50)
+            from django.utils import timezone
+
+            extra = sum(int(step(timezone.now()) or 0) for step in _STEPS)
             totals["warned"] += result.warned
             totals["overdue"] += result.overdue
             totals["escalated"] += result.escalated
             totals["sent"] += sent
-            if result.total or sent:
+            if result.total or sent or tasks_run or extra:
                 log.info("sweep: %s warned, %s overdue, %s escalated; %s sent",
                          result.warned, result.overdue, result.escalated, sent)
                 continue

@@ -1,0 +1,96 @@
+"""The worker command and outbound delivery (a real HTTP peer on loopback)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from shanzhi.events.models import Event, Outbox, Status
+from shanzhi.events.outbound import deliver_due
+from shanzhi.events.services import Intake, event_create
+
+pytestmark = pytest.mark.django_db
+
+
+class _Peer(BaseHTTPRequestHandler):
+    received: list[tuple[str, dict[str, object]]] = []
+    fail_next = 0
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if _Peer.fail_next:
+            _Peer.fail_next -= 1
+            self.send_response(503)
+            self.end_headers()
+            return
+        _Peer.received.append((self.headers["Idempotency-Key"], body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def peer(settings):
+    server = HTTPServer(("127.0.0.1", 0), _Peer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _Peer.received = []
+    _Peer.fail_next = 0
+    settings.SHANZHI_WEBHOOK_URL = f"http://127.0.0.1:{server.server_port}/hook"
+    settings.SHANZHI_WEBHOOK_SECRET = "s3cret"
+    yield _Peer
+    server.shutdown()
+
+
+def test_webhook_is_sent_after_commit_retried_and_not_duplicated(ev, peer, django_capture_on_commit_callbacks):
+    peer.fail_next = 1
+    with django_capture_on_commit_callbacks(execute=False):
+        event, _ = event_create(actor=ev.grid_worker, data=Intake(title="t", category="exposed_garbage",
+                                                                   region_code=ev.village))
+    message = Outbox.objects.get()
+    assert message.status == "pending" and message.payload["event"] == event.number
+    assert deliver_due(now=timezone.now()) == 0  # the peer answers 503 once
+    message.refresh_from_db()
+    assert message.attempts == 1 and message.status == "pending" and message.next_attempt_at > timezone.now()
+    assert deliver_due(now=timezone.now() + dt.timedelta(hours=1)) == 1
+    assert deliver_due(now=timezone.now() + dt.timedelta(hours=2)) == 0  # sent once only
+    assert len(peer.received) == 1 and peer.received[0][0] == message.dedupe_key
+
+
+def test_rolled_back_change_sends_nothing(ev, peer):
+    from django.db import transaction
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        event_create(actor=ev.grid_worker, data=Intake(title="t", category="exposed_garbage", region_code=ev.village))
+        raise RuntimeError("abort")
+    assert not Outbox.objects.exists() and not Event.objects.exists()
+
+
+def test_worker_once_fires_due_deadlines(ev, settings):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    event, _ = event_create(actor=ev.grid_worker, data=Intake(title="t", category="fire_hazard", grid_id=ev.grid.pk))
+    Event.objects.filter(pk=event.pk).update(due_at=timezone.now() - dt.timedelta(seconds=1),
+                                             deadline_at=timezone.now() - dt.timedelta(seconds=1))
+    call_command("worker", "--once")
+    event.refresh_from_db()
+    assert event.status == Status.ESCALATED
+
+
+def test_queued_tasks_run_in_the_worker(ev, settings):
+    from django_tasks_db.models import DBTaskResult
+
+    from shanzhi.events.tasks import deliver_outbox
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    deliver_outbox.enqueue()
+    assert DBTaskResult.objects.count() == 1
+    call_command("worker", "--once")
+    assert DBTaskResult.objects.get().status not in ("READY", "RUNNING")
