@@ -81,3 +81,12 @@ def test_catalogues_hold_every_string(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
         after = {e.msgid for e in polib.pofile(str(work / "locale/zh_Hans/LC_MESSAGES/django.po"))}
         assert after - before == set(), f"{app_dir.name}: strings not extracted: run `uv run shanzhi i18n`"
+
+
+@pytest.mark.django_db
+def test_chinese_by_default_whatever_the_browser_says(client) -> None:
+    page = client.get("/accounts/login/", headers={"Accept-Language": "en-US,en;q=0.9"})
+    assert page["Content-Language"] == "zh-hans" and "登录" in page.content.decode()
+    client.cookies["django_language"] = "en"
+    page = client.get("/accounts/login/")
+    assert page["Content-Language"] == "en" and "Log in" in page.content.decode()
