@@ -67,3 +67,6 @@ ROUTES += [
                              "lat": "30.0", "long": "122.0"},
           changed=_events_in_region),
 ]
+
+from shanzhi.events.tests.authz_spec_mediation import ROUTES as _MEDIATION_ROUTES  # noqa: E402, I001
+ROUTES += _MEDIATION_ROUTES
