@@ -3,7 +3,7 @@
 A few demo residents get a linked portal account (as on their first phone login).  They log in on
 /portal/login/ with their phone number; the demo's SMS sender (``ConsoleSender``) prints the code on the
 console of ``shanzhi demo`` / ``shanzhi serve``.  Their accounts also take the demo password (username
-``resident-<id>``) on /portal/login/password/.
+``resident-<village code>``) on /portal/login/password/.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections import Counter
 from django.db import transaction
 
 from shanzhi.accounts.demo_users import DEMO_PASSWORD
+from shanzhi.accounts.roles import ROLE_LABELS, Role
 from shanzhi.core.demo import DemoContext
 from shanzhi.people.models import Resident
 from shanzhi.regions.models import Grid
@@ -52,12 +53,12 @@ def build(ctx: DemoContext) -> None:
                             None)
             if resident is None:
                 continue
-            user = account_for(resident=resident)
+            user = account_for(resident=resident, username=f"resident-{village.code}")
             user.set_password(DEMO_PASSWORD)  # also usable on /portal/login/password/ like every demo user
             user.save(update_fields=["password"])
             ctx.users[user.username] = user
             ctx.logins.append((resident.phone, "短信验证码 SMS code",
-                               f"村(居)民 resident · 手机号登录 /portal/login/,演示验证码打印在控制台"
+                               f"{ROLE_LABELS[Role.RESIDENT]} · 手机号登录 /portal/login/,演示验证码打印在控制台"
                                f"(the demo SMS code is printed on the console) · {village.name}"))
             if village is villages[0]:
                 correction_request(actor=user, field="address", requested=f"{village.name}演示路1号",

@@ -160,14 +160,19 @@ def code_verify(*, phone: str, code: str, now: dt.datetime | None = None) -> Use
     return account_for(resident=resident)
 
 
-def account_for(*, resident: Resident) -> User:
-    """The resident's portal user, created (role resident at the resident's village) and linked on first use."""
+def account_for(*, resident: Resident, username: str | None = None) -> User:
+    """The resident's portal user, created (role resident at the resident's village) and linked on first use.
+
+    The username is ``resident-<record id>`` unless given (the demo gives stable ones)."""
     with transaction.atomic():
         link = PortalAccount.objects.select_related("user").filter(resident=resident).first()
         if link is not None:
             return link.user
         region = Region.objects.get(code=resident.region_code)
-        user = User(username=f"resident-{resident.pk}", display_name=mask("name", resident.name))
+        username = username or f"resident-{resident.pk}"
+        if User.objects.filter(username=username).exists():  # taken by an account made by hand
+            username = f"{username}-{secrets.token_hex(3)}"
+        user = User(username=username, display_name=mask("name", resident.name))
         user.set_unusable_password()
         user.save()
         grant = RoleAssignment.objects.create(user=user, role=Role.RESIDENT.value, region=region,

@@ -165,3 +165,11 @@ def test_password_login_for_residents(tree: factories.Tree) -> None:
     # not linked to a record: the data page explains how to register
     page = client.get(reverse("portal:my_data"))
     assert page.status_code == 200 and b"data-testid=\"not-linked\"" in page.content
+
+
+def test_a_taken_username_does_not_block_the_first_login(tree: factories.Tree) -> None:
+    resident = make_resident(tree.village_a1a1, phone=PHONE)
+    factories.make_user("resident", tree.village_a1a1, username=f"resident-{resident.pk}")
+    user = services.account_for(resident=resident)
+    assert user.username.startswith(f"resident-{resident.pk}-")
+    assert services.account_for(resident=resident) == user
