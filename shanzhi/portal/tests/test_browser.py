@@ -45,6 +45,12 @@ def browser() -> Iterator[Any]:
 
 def test_resident_logs_in_with_a_code_reports_and_follows(live_server: Any, browser: Any) -> None:
     tree = factories.build_tree()
+    # an earlier transactional test may have flushed the categories the migration seeds
+    from shanzhi.events.models import Category
+    from shanzhi.events.seed import seed_categories
+    from shanzhi.regions.models import DepartmentType
+
+    seed_categories(Category, DepartmentType)
     make_resident(tree.village_a1a1, phone="13955550001", name="浏览器居民")
     base = live_server.url
     context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844}, java_script_enabled=False)
