@@ -245,3 +245,6 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+
+# Residents' portal: the SMS sender for one-time login codes (a class with ``send(phone, text)``).
+SHANZHI_SMS_BACKEND = os.environ.get("SHANZHI_SMS_BACKEND", "shanzhi.portal.sms.ConsoleSender")

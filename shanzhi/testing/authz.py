@@ -51,6 +51,9 @@ class Route:
     payload: Callable[[Built], dict[str, Any]] | None = None  # for actions: the body aimed at B
     changed: Callable[[Built], bool] | None = None  # for actions: did B's object change?
     levels: tuple[str, ...] = LEVELS
+    # routes scoped by the caller's own identity (a resident's own reports): the user who logs in, given A's
+    # object (instead of a fresh user holding ``role_at[level]`` at A)
+    login_as: Callable[[Built], Any] | None = None
 
 
 # Routes that need no region scope, with the reason; the matrix test accepts them without a spec.

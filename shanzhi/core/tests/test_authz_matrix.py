@@ -145,7 +145,7 @@ def test_sibling_scope_never_leaks(route: Route, level: str, tree: factories.Tre
     region_a, region_b = _sibling_regions(tree, level)
     built_a = route.build(_village_under(tree, region_a))
     built_b = route.build(_village_under(tree, region_b))
-    user = factories.make_user(route.role_at[level], region_a)
+    user = route.login_as(built_a) if route.login_as else factories.make_user(route.role_at[level], region_a)
     client = Client()
     token = None
     if route.api or route.api_key:
