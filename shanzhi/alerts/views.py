@@ -11,8 +11,9 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -125,8 +126,8 @@ def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def _back(request: HttpRequest, default: str, **kwargs: Any) -> HttpResponse:
     target = request.POST.get("next", "")
     if target.startswith("/alerts/") and "//" not in target:
-        return redirect(target)
-    return redirect(default, **kwargs)
+        return HttpResponseRedirect(target)
+    return HttpResponseRedirect(reverse(default, kwargs=kwargs or None))
 
 
 @require_POST
@@ -258,7 +259,7 @@ def _parse_parameters(text: str) -> Any:
         return json.loads(text)
     except ValueError as json_error:
         try:
-            import yaml  # type: ignore[import-untyped]
+            import yaml
         except ImportError:
             raise ValidationFailed(_("The parameters are not valid JSON: %(error)s") % {"error": json_error}) from None
         try:

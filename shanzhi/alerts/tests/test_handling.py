@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from shanzhi.alerts import services, tasks
-from shanzhi.alerts.handling import AlertInput, upsert
+from shanzhi.alerts.handling import AlertInput, recompute, upsert
 from shanzhi.alerts.models import Alert, AlertRule, AlertStatus, InhibitRule, NotificationGroup
 from shanzhi.core.errors import Conflict, NotFound, ValidationFailed
 from shanzhi.core.models import AuditEntry
@@ -59,7 +59,7 @@ def test_silenced_alerts_are_not_notified_and_resolved_groups_say_so(tree: facto
     tasks.notify(t0 + dt.timedelta(minutes=1))
     assert Notification.objects.filter(kind="alert_group").count() == 1
     Alert.objects.filter(pk=alert.pk).update(ends_at=t0 + dt.timedelta(minutes=2))
-    tasks.recompute(now=t0 + dt.timedelta(minutes=3))
+    recompute(now=t0 + dt.timedelta(minutes=3))
     assert Alert.objects.get(pk=alert.pk).status == AlertStatus.RESOLVED
     tasks.notify(t0 + dt.timedelta(minutes=10))
     assert Notification.objects.filter(kind="alert_group_resolved").count() == 1
