@@ -22,7 +22,7 @@ import math
 import operator
 import threading
 import time
-from collections import defaultdict, deque
+from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -229,8 +229,13 @@ class Engine:
         self.pending: dict[tuple[int, str], float] = {}
         self.firing: dict[tuple[int, str], str] = {}  # (rule, subject) -> fingerprint
         self.windows: dict[tuple[int, str], deque[float]] = {}
-        self.last_seen: dict[tuple[str, str], tuple[float, _Subject]] = {}
-        self.positions: dict[str, dict[str, tuple[float, float, float, _Subject]]] = defaultdict(dict)
+        # per watched metric ("*": any), devices in arrival order -> (seen at, reading); the oldest first, so an
+        # absence check stops at the first device seen recently
+        self.seen: dict[str, OrderedDict[str, tuple[float, Reading]]] = defaultdict(OrderedDict)
+        self.absence_by_metric: dict[str, list[CompiledRule]] = defaultdict(list)
+        # per group: device -> (lat, lng, seen at, reading) and the pairwise distances in nautical miles
+        self.positions: dict[str, dict[str, tuple[float, float, float, Reading]]] = defaultdict(dict)
+        self.distances: dict[str, dict[str, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
         self.absence_check_seconds = absence_check_seconds
         self._last_absence_check = 0.0
         self.loaded_version: tuple[Any, ...] | None = None
@@ -252,6 +257,9 @@ class Engine:
             elif rule.kind == "absence":
                 self.absence.append(rule)
         self.absence_metrics = {r.metric for r in self.absence}
+        self.absence_by_metric.clear()
+        for rule in self.absence:
+            self.absence_by_metric[rule.metric].append(rule)
         for key in [k for k in self.firing if k[0] not in self.rules]:
             del self.firing[key]  # a disabled rule's alerts are resolved by the caller (reload)
 
@@ -261,18 +269,13 @@ class Engine:
         out: list[AlertInput] = []
         by_metric = self.by_metric
         absence_metrics = self.absence_metrics
-        last_seen = self.last_seen
         watch_any = "*" in absence_metrics
         for r in readings:
-            if absence_metrics and (watch_any or r.metric in absence_metrics):
-                ts = r.at.timestamp()
-                subject = None
+            if absence_metrics:
                 if r.metric in absence_metrics:
-                    subject = _Subject(r.region_code, r.device_id, r.grid_id, self._stable(r.labels))
-                    last_seen[(r.device_id, r.metric)] = (ts, subject)
+                    self._seen(r.metric, r, out)
                 if watch_any:
-                    subject = subject or _Subject(r.region_code, r.device_id, r.grid_id, self._stable(r.labels))
-                    last_seen[(r.device_id, "*")] = (ts, subject)
+                    self._seen("*", r, out)
             rules = by_metric.get(r.metric)
             if not rules:
                 continue
@@ -287,8 +290,7 @@ class Engine:
                         self._condition(rule, key, hit, r, out)
                 elif kind == "count_window":
                     if rule.test is None or rule.test(r.value, rule.threshold):
-                        self._count(rule, r.region_code, r.grid_id, r.device_id, r.at, out,
-                                    _Subject(r.region_code, r.device_id, r.grid_id, self._stable(r.labels)))
+                        self._count(rule, r.region_code, r.grid_id, r.device_id, r.at, out, r.labels)
                 else:
                     self._geofence(rule, r, out)
         for a in alarms:
@@ -298,8 +300,7 @@ class Engine:
             for rule in self.by_alarm.get(a.kind, ()):
                 if rule.region_prefix and not a.region_code.startswith(rule.region_prefix):
                     continue
-                self._count(rule, a.region_code, a.grid_id, a.device_id, a.at, out,
-                            _Subject(a.region_code, a.device_id, a.grid_id, self._stable(a.labels)))
+                self._count(rule, a.region_code, a.grid_id, a.device_id, a.at, out, a.labels)
         if self.absence and (now.timestamp() - self._last_absence_check) >= self.absence_check_seconds:
             out.extend(self.check_absence(now))
         return out
@@ -330,8 +331,18 @@ class Engine:
                                    {"value": r.value, "threshold": rule.threshold, "metric": r.metric})
                 out.append(self._resolve(rule, key, subject, r.at))
 
+    def _seen(self, metric: str, r: Reading, out: list[AlertInput]) -> None:
+        od = self.seen[metric]
+        od[r.device_id] = (r.at.timestamp(), r)
+        od.move_to_end(r.device_id)
+        if self.firing:
+            for rule in self.absence_by_metric[metric]:
+                key = (rule.id, r.device_id)
+                if key in self.firing:
+                    out.append(self._resolve(rule, key, _Subject(r.region_code), r.at))
+
     def _count(self, rule: CompiledRule, region_code: str, grid_id: int | None, device_id: str, at: dt.datetime,
-               out: list[AlertInput], subject: _Subject) -> None:
+               out: list[AlertInput], labels: dict[str, str]) -> None:
         skey = _key_of(rule, region_code, grid_id, device_id)
         key = (rule.id, skey)
         ts = at.timestamp()
@@ -344,6 +355,8 @@ class Engine:
         if len(window) >= rule.count and key not in self.firing:
             if rule.per != "device":
                 subject = _Subject(region_code, "", grid_id if rule.per == "grid" else None)
+            else:
+                subject = _Subject(region_code, device_id, grid_id, self._stable(labels))
             subject.values = {"count": len(window), "window_seconds": int(rule.window)}
             out.append(self._fire(rule, key, subject, at))
 
@@ -367,27 +380,46 @@ class Engine:
         if loc is None:
             return
         lat, lng = float(loc[0]), float(loc[1])
-        ts = r.at.timestamp()
-        subject = _Subject(r.region_code, r.device_id, r.grid_id, self._stable(r.labels), {}, loc)
         if rule.polygon is not None:
             inside = geo.contains(rule.polygon, lat, lng)
             key = (rule.id, r.device_id)
-            self._edge(rule, key, inside == rule.inside, subject, r.at, out)
+            hit = inside == rule.inside
+            if hit or key in self.pending or key in self.firing:
+                self._edge(rule, key, hit, r, {}, r.at, out)
             return
         group = r.labels.get(rule.group_label)
         if not group:
             return
+        ts = r.at.timestamp()
         members = self.positions[group]
-        members[r.device_id] = (lat, lng, ts, subject)
-        fresh = {d: m for d, m in members.items() if ts - m[2] <= rule.seconds}
-        for device, (la, ln, _ts, subj) in fresh.items():
-            near = [haversine_nm(la, ln, lb, lnb) for d, (lb, lnb, _t, _s) in fresh.items() if d != device]
-            separated = False if not near else min(near) > rule.distance_nm
-            subj.values = {"nearest_nm": round(min(near), 2) if near else None, "group": group}
-            self._edge(rule, (rule.id, device), separated, subj, r.at, out)
+        distances = self.distances[group]
+        me = r.device_id
+        members[me] = (lat, lng, ts, r)
+        mine = distances[me]
+        for other, (la, ln, seen, _r) in list(members.items()):
+            if other == me:
+                continue
+            if ts - seen > rule.seconds:  # a stale member leaves the group's picture
+                del members[other]
+                distances.pop(other, None)
+                mine.pop(other, None)
+                for row in distances.values():
+                    row.pop(other, None)
+                continue
+            d = haversine_nm(lat, lng, la, ln)
+            mine[other] = d
+            distances[other][me] = d
+        for device, (_la, _ln, _seen, reading) in members.items():
+            row = distances[device]
+            nearest = min(row.values()) if row else None
+            separated = nearest is not None and nearest > rule.distance_nm
+            key = (rule.id, device)
+            if separated or key in self.pending or key in self.firing:
+                values = {"nearest_nm": round(nearest, 2) if nearest is not None else None, "group": group}
+                self._edge(rule, key, separated, reading, values, r.at, out)
 
-    def _edge(self, rule: CompiledRule, key: tuple[int, str], hit: bool, subject: _Subject, at: dt.datetime,
-              out: list[AlertInput]) -> None:
+    def _edge(self, rule: CompiledRule, key: tuple[int, str], hit: bool, r: Reading, values: dict[str, Any],
+              at: dt.datetime, out: list[AlertInput]) -> None:
         ts = at.timestamp()
         if hit:
             if key in self.firing:
@@ -395,30 +427,33 @@ class Engine:
             since = self.pending.setdefault(key, ts)
             if ts - since >= rule.for_seconds:
                 del self.pending[key]
+                subject = _Subject(r.region_code, r.device_id, r.grid_id, self._stable(r.labels), values,
+                                   _location(r.labels))
                 out.append(self._fire(rule, key, subject, at))
         else:
             self.pending.pop(key, None)
             if key in self.firing:
-                out.append(self._resolve(rule, key, subject, at))
+                out.append(self._resolve(rule, key, _Subject(r.region_code), at))
 
     def check_absence(self, now: dt.datetime) -> list[AlertInput]:
-        """Fire absence alerts for devices not seen for a rule's ``seconds``; resolve those seen again."""
+        """Fire absence alerts for devices not seen for a rule's ``seconds`` (those seen again were resolved as
+        their reading arrived).  Walks each metric's devices from the least recently seen and stops at the first
+        one seen recently."""
         out: list[AlertInput] = []
         ts = now.timestamp()
         self._last_absence_check = ts
         for rule in self.absence:
-            for (device, metric), (seen, subject) in self.last_seen.items():
-                if metric != rule.metric:
-                    continue
-                if rule.region_prefix and not subject.region_code.startswith(rule.region_prefix):
+            for device, (seen, r) in self.seen[rule.metric].items():
+                if ts - seen < rule.seconds:
+                    break
+                if rule.region_prefix and not r.region_code.startswith(rule.region_prefix):
                     continue
                 key = (rule.id, device)
-                absent = ts - seen >= rule.seconds
-                if absent and key not in self.firing:
-                    subject.values = {"silent_seconds": int(ts - seen), "metric": metric}
-                    out.append(self._fire(rule, key, subject, now))
-                elif not absent and key in self.firing:
-                    out.append(self._resolve(rule, key, subject, now))
+                if key in self.firing:
+                    continue
+                subject = _Subject(r.region_code, device, r.grid_id, self._stable(r.labels),
+                                   {"silent_seconds": int(ts - seen), "metric": rule.metric})
+                out.append(self._fire(rule, key, subject, now))
         return out
 
     # --- alerts -------------------------------------------------------------------------------------
