@@ -171,8 +171,8 @@ def main() -> None:
                           f"--web.listen-address=127.0.0.1:{am_port}", "--cluster.listen-address=",
                           "--log.level=warn"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
         subprocess.Popen([sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port",
-                          str(sz_port), "--workers", str(args.workers), "--blocking-threads", "1", "--log-level", "warning",
-                          "shanzhi.wsgi:application"], env=env, cwd=ROOT),
+                          str(sz_port), "--workers", str(args.workers), "--blocking-threads", "1",
+                          "--log-level", "warning", "shanzhi.wsgi:application"], env=env, cwd=ROOT),
     ]
     try:
         wait_ready(am_port, "/api/v2/status", {})
