@@ -17,6 +17,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    path("api/v2/", include("shanzhi.alerts.am_urls")),
     path("accounts/", include("shanzhi.accounts.urls")),
     path("regions/", include("shanzhi.regions.urls")),
     path("people/", include("shanzhi.people.urls")),
