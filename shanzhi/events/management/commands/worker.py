@@ -12,18 +12,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
+from django.utils import timezone
 
+from shanzhi.core import periodic
 from shanzhi.events.deadlines import sweep
 from shanzhi.events.outbound import deliver_due
-
-# periodic steps contributed by other apps: callables (now) -> int (work done); see register()
-_STEPS: list[Any] = []
-
-
-def register(step: Any) -> None:
-    """Add a periodic step (called every loop with the current time; returns how much work it did)."""
-    if step not in _STEPS:
-        _STEPS.append(step)
 
 
 def _run_queued_tasks(limit: int) -> int:
@@ -65,14 +58,12 @@ class Command(BaseCommand):
             result = sweep(batch=options["batch"])
             sent = deliver_due()
             tasks_run = _run_queued_tasks(50)
-            from django.utils import timezone
-
-            extra = sum(int(step(timezone.now()) or 0) for step in _STEPS)
+            periodic.run_due(timezone.now())
             totals["warned"] += result.warned
             totals["overdue"] += result.overdue
             totals["escalated"] += result.escalated
             totals["sent"] += sent
-            if result.total or sent or tasks_run or extra:
+            if result.total or sent or tasks_run:
                 log.info("sweep: %s warned, %s overdue, %s escalated; %s sent",
                          result.warned, result.overdue, result.escalated, sent)
                 continue
