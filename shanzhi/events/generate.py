@@ -107,6 +107,7 @@ class _Cat:
     name: str
     min_level: str
     minutes: dict[str, int]
+    customs: list[str]  # a few JSON variants of the category's custom fields
 
 
 def _world(prefix: str | None) -> tuple[list[_Village], list[_Cat], list[int]]:
@@ -136,7 +137,11 @@ def _world(prefix: str | None) -> tuple[list[_Village], list[_Cat], list[int]]:
     weights = []
     for cat in Category.objects.filter(active=True, parent__isnull=False).order_by("sort", "code"):
         minutes = {k: int(cat.deadlines.get(k, v)) for k, v in DEFAULT_DEADLINES.items()}
-        cats.append(_Cat(cat.pk, cat.code, cat.name, cat.min_level, minutes))
+        from .demo import sample_custom
+
+        variants = sorted({json.dumps(sample_custom(cat.fields, random.Random(i), dt.date(2026, 1, 1)),  # noqa: S311
+                                      ensure_ascii=False, sort_keys=True) for i in range(4)})
+        cats.append(_Cat(cat.pk, cat.code, cat.name, cat.min_level, minutes, variants))
         weights.append(CATEGORY_WEIGHTS.get(cat.code, 1))
     return result, cats, weights
 
@@ -306,7 +311,8 @@ class _Builder:
             "general" if rng.random() < 0.9 else "major", source.value, status.value, village.code,
             rng.choice(village.grids) if village.grids and source == Source.GRID_WORKER else None, lat, lng,
             f"{village.name}{rng.randrange(1, 200)}号", None,
-            rng.choice(self.names) if named else "", rng.choice(self.phones) if named else "", False, "{}",
+            rng.choice(self.names) if named else "", rng.choice(self.phones) if named else "", False,
+            rng.choice(cat.customs),
             village.centres[level.value], level.value, None, None, step_name, started, deadline, warn, due,
             warned, overdue, supervised, None, suspended_from,
             reopen, escalations, closed_level or "", closed_at, rating, rating_comment, None, "", None, "", "",
