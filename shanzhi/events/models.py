@@ -182,6 +182,8 @@ class Event(ScopedModel):
             models.Index(fields=["due_at"], name="event_due_idx", condition=models.Q(due_at__isnull=False)),
             models.Index(fields=["grid", "category", "created_at"]),
             models.Index(fields=["region_code", "created_at"]),
+            # the newest-first lists: the first page is read off this index, whatever the history's size
+            models.Index(fields=["-created_at", "-id"], name="event_recent_idx"),
         ]
 
     def __str__(self) -> str:

@@ -217,7 +217,7 @@ def _place(data: Intake) -> tuple[Region, Grid | None]:
             raise ValidationFailed(detail={"vessel_id": "no vessel with a sea grid has this id"})
         grid = vessel.sea_grid
     elif data.grid_id is not None:
-        grid = Grid.objects.filter(pk=data.grid_id).first()
+        grid = Grid.objects.select_related("region").filter(pk=data.grid_id).first()
         if grid is None:
             raise ValidationFailed(detail={"grid_id": "no such grid"})
     if grid is not None:

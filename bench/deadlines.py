@@ -1,0 +1,198 @@
+"""Deadline-worker benchmark: 1,000,000 pending deadlines, then bursts and a steady stream coming due.
+
+Set-up (PostgreSQL, database ``sz_bench_deadlines``): the small demo city, then ``--pending`` open events from
+the generator (no timelines), every one given a deadline somewhere in the next 30 days.  For each worker count
+(1 and 2 ``shanzhi worker`` processes, ``--interval 0.2``):
+
+* burst: ``--burst`` events of auto-escalating categories all come due at the same moment; throughput is
+  the number escalated divided by the time from that moment to the last escalation;
+* steady: ``--steady`` such events come due spread evenly over ``--steady-seconds``; latency is the time
+  from each event's due time to its escalation row (the timeline row's creation time), p50/p95/max.
+
+Targets: fired within 2 s of the due time; >= 2,000 escalations/s.
+
+    uv run python bench/deadlines.py [--pending 1000000] [--burst 20000] [--steady 3000] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (
+    ROOT,
+    database_exists,
+    db_url,
+    fresh_database,
+    pct,
+    print_machine,
+    setup_django,
+    shanzhi,
+)
+
+DB = "sz_bench_deadlines"
+ELIGIBLE = ("reported", "accepted", "dispatched", "in_progress", "returned", "reopened")
+
+
+def build(url: str, pending: int) -> None:
+    shanzhi(url, "migrate")
+    shanzhi(url, "demo", "--size", "small", "--no-serve")
+    setup_django(url)
+    from django.db import connection
+
+    from shanzhi.events.generate import generate
+
+    t0 = time.monotonic()
+    result = generate(count=pending, days=30, seed=42, timeline=False, open_share=1.0, batch=50000,
+                      log=lambda m: print("  generate", m, flush=True))
+    print(f"generated {result.events} open events in {result.seconds:.0f} s ({result.rate:.0f}/s)")
+    with connection.cursor() as cursor:
+        # every open event with a running step gets a pending deadline in the next 30 days
+        cursor.execute(
+            "UPDATE events_event SET deadline_at = now() + interval '1 day' + random() * interval '29 days', "
+            "warned = true, overdue = false WHERE step <> ''")
+        cursor.execute("UPDATE events_event SET due_at = deadline_at, warn_at = deadline_at - interval '1 hour' "
+                       "WHERE step <> ''")
+        cursor.execute("VACUUM ANALYZE events_event")
+        cursor.execute("SELECT count(*) FROM events_event WHERE due_at IS NOT NULL")
+        print(f"pending deadlines: {cursor.fetchone()[0]} (set up in {time.monotonic() - t0:.0f} s)")
+    connection.close()
+
+
+def pick(count: int) -> list[int]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT e.id FROM events_event e JOIN events_category c ON c.id = e.category_id "
+            "WHERE c.auto_escalate AND e.status = ANY(%s) AND e.level <> 'city' "
+            "AND e.due_at > now() + interval '1 hour' "
+            "AND e.escalation_count = 0 ORDER BY e.id LIMIT %s", [list(ELIGIBLE), count])
+        return [r[0] for r in cursor.fetchall()]
+
+
+def due(ids: list[int], start: float, spread: float) -> None:
+    """Make ``ids`` come due from ``start`` (epoch seconds) evenly over ``spread`` seconds."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE events_event e SET deadline_at = to_timestamp(%s + %s * (v.n - 1) / greatest(%s, 1)), "
+            "due_at = to_timestamp(%s + %s * (v.n - 1) / greatest(%s, 1)), warned = true, overdue = false "
+            "FROM unnest(%s::bigint[]) WITH ORDINALITY AS v(id, n) WHERE e.id = v.id",
+            [start, spread, len(ids), start, spread, len(ids), ids])
+
+
+def fired(ids: list[int], since: Any) -> list[float]:
+    """When (epoch seconds) the events in ``ids`` were fired since ``since``."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT extract(epoch FROM created_at) FROM events_timelineentry WHERE event_id = ANY(%s) "
+                       "AND action IN ('escalate', 'overdue') AND created_at >= %s", [ids, since])
+        return [float(r[0]) for r in cursor.fetchall()]
+
+
+def wait_all(ids: list[int], since: Any, timeout: float) -> int:
+    from django.db import connection
+
+    end = time.monotonic() + timeout
+    n = 0
+    while time.monotonic() < end:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM events_timelineentry WHERE event_id = ANY(%s) "
+                           "AND action IN ('escalate', 'overdue') AND created_at >= %s", [ids, since])
+            n = int(cursor.fetchone()[0])
+        if n >= len(ids):
+            break
+        time.sleep(0.5)
+    return n
+
+
+def run(url: str, workers: int, burst: int, steady: int, steady_seconds: float) -> dict[str, Any]:
+    import datetime as dt
+
+    from django.db import connection
+
+    env = {**os.environ, "DATABASE_URL": url, "DEBUG": "0"}
+    procs = [subprocess.Popen([sys.executable, "-m", "shanzhi.cli", "worker", "--interval", "0.2"],
+                              env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for _ in range(workers)]
+    try:
+        time.sleep(6)  # the workers start (Django set-up) and find nothing due
+        ids = pick(burst + steady)
+        burst_ids, steady_ids = ids[:burst], ids[burst:]
+        # burst: all due at one moment
+        since = dt.datetime.now(dt.UTC)
+        t0 = time.time() + 2
+        due(burst_ids, t0, 0)
+        done = wait_all(burst_ids, since, 300)
+        # the escalation resets step_started_at to the firing time; the due moment is t0 for all of them
+        times = fired(burst_ids, since)
+        last = max(times) if times else float("nan")
+        burst_rate = done / (last - t0) if times and last > t0 else float("nan")
+        burst_lat = [f - t0 for f in times]
+        # steady: spread evenly
+        since = dt.datetime.now(dt.UTC)
+        t1 = time.time() + 2
+        due(steady_ids, t1, steady_seconds)
+        wait_all(steady_ids, since, steady_seconds + 120)
+        order = {pk: i for i, pk in enumerate(steady_ids)}
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT t.event_id, extract(epoch FROM t.created_at) FROM events_timelineentry t "
+                           "WHERE t.event_id = ANY(%s) AND t.action IN ('escalate', 'overdue') AND t.created_at >= %s",
+                           [steady_ids, since])
+            rows = cursor.fetchall()
+        n = max(len(steady_ids), 1)
+        lat = [float(f) - (t1 + steady_seconds * order[pk] / n) for pk, f in rows]
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=60)
+    return {"workers": workers, "burst": len(burst_ids), "burst_fired": done,
+            "burst_rate_per_s": round(burst_rate, 1), "burst_last_s": round(max(burst_lat), 2) if burst_lat else None,
+            "steady": len(steady_ids), "steady_fired": len(rows),
+            "steady_p50_s": round(pct(lat, 50), 3), "steady_p95_s": round(pct(lat, 95), 3),
+            "steady_max_s": round(max(lat), 3) if lat else None}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pending", type=int, default=1_000_000)
+    parser.add_argument("--burst", type=int, default=20_000)
+    parser.add_argument("--steady", type=int, default=3_000)
+    parser.add_argument("--steady-seconds", type=float, default=15)
+    parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--keep", action="store_true", help="reuse the database if it exists")
+    args = parser.parse_args()
+    print_machine()
+    if args.keep and database_exists(DB):
+        url = db_url(DB)
+    else:
+        url = fresh_database(DB)
+        build(url, args.pending)
+    setup_django(url)
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM events_event WHERE due_at IS NOT NULL")
+        print(f"pending deadlines in the table: {cursor.fetchone()[0]}")
+    for workers in [int(w) for w in args.workers.split(",")]:
+        result = run(url, workers, args.burst, args.steady, args.steady_seconds)
+        print(f"{workers} worker(s): burst {result['burst_fired']}/{result['burst']} escalated at "
+              f"{result['burst_rate_per_s']}/s (last {result['burst_last_s']} s after due); steady "
+              f"{result['steady_fired']}/{result['steady']}: latency p50 {result['steady_p50_s']} s, "
+              f"p95 {result['steady_p95_s']} s, max {result['steady_max_s']} s")
+        print(json.dumps({"bench": "deadlines", **result}))
+
+
+if __name__ == "__main__":
+    main()
