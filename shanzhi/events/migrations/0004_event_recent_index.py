@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('events', '0002_seed'),
+        ('events', '0003_mediation'),
         ('regions', '0002_department_types'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
