@@ -74,6 +74,7 @@ def test_rolled_back_change_sends_nothing(ev, peer):
     assert not Outbox.objects.exists() and not Event.objects.exists()
 
 
+@pytest.mark.django_db(transaction=True)  # the worker manages its own connections, as in production
 def test_worker_once_fires_due_deadlines(ev, settings):
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
     event, _ = event_create(actor=ev.grid_worker, data=Intake(title="t", category="fire_hazard", grid_id=ev.grid.pk))
@@ -84,6 +85,7 @@ def test_worker_once_fires_due_deadlines(ev, settings):
     assert event.status == Status.ESCALATED
 
 
+@pytest.mark.django_db(transaction=True)
 def test_queued_tasks_run_in_the_worker(ev, settings):
     from django_tasks_db.models import DBTaskResult
 

@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from django.core.management.base import BaseCommand
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from shanzhi.core import periodic
@@ -54,7 +54,8 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         totals = {"warned": 0, "overdue": 0, "escalated": 0, "sent": 0}
         while not stopping:
-            close_old_connections()
+            if not connection.in_atomic_block:  # never inside a caller's transaction (tests)
+                close_old_connections()
             result = sweep(batch=options["batch"])
             sent = deliver_due()
             tasks_run = _run_queued_tasks(50)
