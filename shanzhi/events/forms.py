@@ -230,6 +230,7 @@ class AttachmentForm(forms.Form):
 
 # --- the mobile report form -------------------------------------------------------------------------
 class ReportForm(forms.Form):
+    required_css_class = "required"
     category = forms.ChoiceField(label=_("Category"))
     title = forms.CharField(label=_("Title"), max_length=200)
     description = forms.CharField(label=_("Description"), required=False, max_length=5000,
