@@ -229,23 +229,31 @@ def queue_counts(user: Any) -> dict[str, int]:
     return {k: int(v or 0) for k, v in counts.items()}
 
 
+def _count(qs: QuerySet[Any]) -> Any:
+    """A scalar subquery ``SELECT COUNT(*) FROM (qs)`` (no GROUP BY), to gather several counts in one query."""
+    from django.db.models import F, Func, IntegerField, Subquery
+
+    return Subquery(qs.order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n")[:1],
+                    output_field=IntegerField())
+
+
 def home_counts(user: Any) -> dict[str, int]:
-    """For the home card: my open queue, my centres' open events, overdue in scope, unread notifications."""
-    from django.db.models import Count
+    """For the home card, in one query: my open events, my centres' open events, overdue in scope, unread
+    notifications."""
+    from shanzhi.accounts.models import User
 
     from .models import Notification
 
     pk = getattr(user, "pk", None) or -1
     codes = [code for _role, code in user._assignment_rows()]
-    open_q = Q(status__in=[s.value for s in OPEN_STATUSES])
-    counts = visible_events(user).filter(open_q).aggregate(
-        mine=Count("id", filter=Q(assignee_id=pk)),
-        centre=Count("id", filter=Q(centre__region_id__in=codes) | Q(department__region_id__in=codes)),
-        overdue=Count("id", filter=Q(overdue=True)),
-    )
-    result = {k: int(v or 0) for k, v in counts.items()}
-    result["unread"] = Notification.objects.filter(user_id=pk, read_at__isnull=True).count()
-    return result
+    open_events = visible_events(user).filter(status__in=[s.value for s in OPEN_STATUSES])
+    row = User.objects.filter(pk=pk).annotate(
+        c_mine=_count(open_events.filter(assignee_id=pk)),
+        c_centre=_count(open_events.filter(Q(centre__region_id__in=codes) | Q(department__region_id__in=codes))),
+        c_overdue=_count(open_events.filter(overdue=True)),
+        c_unread=_count(Notification.objects.filter(user_id=pk, read_at__isnull=True)),
+    ).values("c_mine", "c_centre", "c_overdue", "c_unread").first() or {}
+    return {key: int(row.get(f"c_{key}") or 0) for key in ("mine", "centre", "overdue", "unread")}
 
 
 MAP_CAP = 300

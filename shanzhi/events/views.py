@@ -93,7 +93,15 @@ def queue(request: HttpRequest) -> HttpResponse:
     user = request.user
     if not (prefixes_for(user, "events.view") or prefixes_for(user, "events.report")):
         raise Http404
-    tab = request.GET.get("queue", "mine" if prefixes_for(user, "events.handle") else "all")
+    if not prefixes_for(user, "events.view"):
+        default = "reported_by_me"  # a resident: only their own reports
+    elif prefixes_for(user, "events.handle"):
+        default = "mine"
+    elif prefixes_for(user, "events.dispatch"):
+        default = "centre"
+    else:
+        default = "all"
+    tab = request.GET.get("queue", default)
     if tab not in selectors.QUEUES:
         tab = "all"
     form = QueueFilterForm(request.GET or None)

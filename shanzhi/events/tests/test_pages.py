@@ -385,14 +385,15 @@ def test_notifications_and_home_card(client, ev):
     assert client.post(reverse("events:notifications_read"), {"id": ["x"]}).status_code == 404
 
 
-def test_home_card_is_two_queries(ev):
+def test_home_card_is_one_query(ev):
     from shanzhi.events.selectors import home_counts
 
     report(ev)
     ev.village_desk._assignment_rows()  # the user's roles are loaded once per request by the shell already
     with CaptureQueriesContext(connection) as ctx:
         counts = home_counts(ev.village_desk)
-    assert counts["centre"] == 1 and len(ctx.captured_queries) <= 2
+    assert counts == {"mine": 0, "centre": 1, "overdue": 0, "unread": 1}
+    assert len(ctx.captured_queries) == 1
 
 
 # --- configuration ------------------------------------------------------------------------------------
@@ -444,3 +445,17 @@ def test_calendar_page(client, ev):
     assert bad.status_code == 422
     login(client, ev.village_desk)
     assert client.get(reverse("events:calendar")).status_code == 404
+
+
+def test_resident_sees_only_own_reports(client, ev):
+    event = report(ev)
+    own, _ = services.event_create(actor=ev.resident, data=services.Intake(
+        title="我家门口路灯坏了", category="exposed_garbage", region_code=ev.village, source="resident"))
+    login(client, ev.resident)
+    page = client.get(reverse("events:queue"))
+    assert page.status_code == 200 and page.context["tab"] == "reported_by_me"
+    body = page.content.decode()
+    assert own.number in body and event.number not in body
+    assert client.get(reverse("events:detail", args=[own.pk])).status_code == 200
+    assert client.get(reverse("events:detail", args=[event.pk])).status_code == 404
+    assert client.get(reverse("events:stats")).status_code == 404
