@@ -247,12 +247,13 @@ def home_counts(user: Any) -> dict[str, int]:
     pk = getattr(user, "pk", None) or -1
     codes = [code for _role, code in user._assignment_rows()]
     open_events = visible_events(user).filter(status__in=[s.value for s in OPEN_STATUSES])
-    row = User.objects.filter(pk=pk).annotate(
+    found = User.objects.filter(pk=pk).annotate(
         c_mine=_count(open_events.filter(assignee_id=pk)),
         c_centre=_count(open_events.filter(Q(centre__region_id__in=codes) | Q(department__region_id__in=codes))),
         c_overdue=_count(open_events.filter(overdue=True)),
         c_unread=_count(Notification.objects.filter(user_id=pk, read_at__isnull=True)),
-    ).values("c_mine", "c_centre", "c_overdue", "c_unread").first() or {}
+    ).values("c_mine", "c_centre", "c_overdue", "c_unread").first()
+    row: dict[str, Any] = dict(found) if found else {}
     return {key: int(row.get(f"c_{key}") or 0) for key in ("mine", "centre", "overdue", "unread")}
 
 

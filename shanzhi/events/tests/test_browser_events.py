@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from shanzhi.events.models import Event, Status
+from shanzhi.events.models import Category, Event, Status
+from shanzhi.events.seed import seed_categories
+from shanzhi.regions.models import DepartmentType
 from shanzhi.testing import factories
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -53,6 +55,8 @@ def _login(browser: Any, base: str, username: str, **context: Any) -> Any:
 def test_grid_worker_reports_and_dispatcher_dispatches(live_server: Any, browser: Any, settings: Any,
                                                        tmp_path: Path) -> None:
     settings.MEDIA_ROOT = tmp_path
+    # earlier transactional tests flush the categories the migration seeded: put them back
+    seed_categories(Category, DepartmentType)
     tree = factories.build_tree()
     village = tree.village_a1a1
     worker = factories.make_user("grid_worker", village, username="gw_phone")

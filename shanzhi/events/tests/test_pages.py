@@ -459,3 +459,43 @@ def test_resident_sees_only_own_reports(client, ev):
     assert client.get(reverse("events:detail", args=[own.pk])).status_code == 200
     assert client.get(reverse("events:detail", args=[event.pk])).status_code == 404
     assert client.get(reverse("events:stats")).status_code == 404
+
+
+def test_escalate_supervise_extension_through_the_pages(client, ev):
+    event = report(ev)
+    # the town supervises an event the village holds
+    login(client, ev.town_desk)
+    page = client.get(reverse("events:detail", args=[event.pk]))
+    assert "supervise" in [f.action for f in page.context["forms"]]
+    client.post(reverse("events:act", args=[event.pk, "supervise"]), {"supervise-opinion": "请加快"})
+    event.refresh_from_db()
+    assert event.supervised
+    # the village escalates it, the town accepts and hands it back down
+    login(client, ev.village_desk)
+    assert client.post(reverse("events:act", args=[event.pk, "escalate"]),
+                       {"escalate-opinion": "村里解决不了"}).status_code == 302
+    event.refresh_from_db()
+    assert event.status == Status.ESCALATED and event.level == "town"
+    login(client, ev.town_desk)
+    client.post(reverse("events:act", args=[event.pk, "hand_down"]), {"hand_down-opinion": "属村级事项"})
+    event.refresh_from_db()
+    assert event.status == Status.REPORTED and event.level == "village"
+    # dispatched, then the handler asks for more time and the village approves
+    login(client, ev.village_desk)
+    client.post(reverse("events:act", args=[event.pk, "accept"]), {})
+    client.post(reverse("events:act", args=[event.pk, "dispatch"]), {"dispatch-assignee_id": ev.handler.pk})
+    event.refresh_from_db()
+    until = timezone.localtime(event.deadline_at + dt.timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")
+    login(client, ev.handler)
+    r = client.post(reverse("events:act", args=[event.pk, "request_extension"]),
+                    {"request_extension-opinion": "等材料", "request_extension-until": until})
+    assert r.status_code == 302
+    login(client, ev.village_desk)
+    page = client.get(reverse("events:detail", args=[event.pk]))
+    assert {"approve_extension", "refuse_extension"} <= {f.action for f in page.context["forms"]}
+    client.post(reverse("events:act", args=[event.pk, "approve_extension"]), {})
+    event.refresh_from_db()
+    assert event.extension_requested_until is None
+    assert timezone.localtime(event.deadline_at).strftime("%Y-%m-%dT%H:%M") == until
+    body = client.get(reverse("events:detail", args=[event.pk])).content.decode()
+    assert "请加快" in body and "属村级事项" in body
