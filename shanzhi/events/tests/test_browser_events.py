@@ -89,7 +89,13 @@ def test_grid_worker_reports_and_dispatcher_dispatches(live_server: Any, browser
     page.get_by_test_id("action-accept").click()
     page.get_by_test_id("submit-accept").click()
     page.wait_for_selector("[data-testid=event-status][data-status=accepted]")
+    assert page.url.endswith(f"/events/{event.pk}/")  # swapped in place by htmx, no full page load
     page.get_by_test_id("action-dispatch").click()
+    # neither a handler nor a department: the service refuses, the reason shows in the form (swapped in from
+    # the 422 answer) and nothing changes
+    page.get_by_test_id("submit-dispatch").click()
+    page.wait_for_selector("text=请选择处置人或部门")
+    assert Event.objects.get(pk=event.pk).status == Status.ACCEPTED
     page.select_option("select[name=dispatch-assignee_id]", str(handler.pk))
     page.fill("textarea[name=dispatch-opinion]", "请尽快清理")
     page.get_by_test_id("submit-dispatch").click()
