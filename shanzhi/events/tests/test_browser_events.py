@@ -106,3 +106,26 @@ def test_grid_worker_reports_and_dispatcher_dispatches(live_server: Any, browser
     page.context.close()
     event.refresh_from_db()
     assert event.status == Status.DISPATCHED and event.assignee_id == handler.pk
+
+
+def test_statistics_page_draws_its_charts_and_map(live_server: Any, browser: Any) -> None:
+    from shanzhi.events.services import Intake, event_create
+
+    seed_categories(Category, DepartmentType)
+    tree = factories.build_tree()
+    worker = factories.make_user("grid_worker", tree.village_a1a1)
+    event_create(actor=worker, data=Intake(title="统计用事件", category="exposed_garbage",
+                                           region_code=tree.village_a1a1, lat=30.01, lng=122.1))
+    factories.make_user("dispatcher", tree.town_a1a, username="town_desk")
+    page = _login(browser, live_server.url, "town_desk")
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{live_server.url}/events/stats/")
+    for chart in ("chart-trend", "chart-category", "chart-source", "chart-ranking"):
+        page.wait_for_selector(f"#{chart} canvas")
+    page.wait_for_selector("#stats-map path.leaflet-interactive")  # the event's marker
+    assert "小事不出村" in page.locator("body").inner_text()
+    page.get_by_role("link", name="测试一村").first.click()
+    page.wait_for_url(f"**region={tree.village_a1a1}**")
+    assert errors == []
+    page.context.close()
