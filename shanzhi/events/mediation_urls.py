@@ -1,9 +1,6 @@
 """Pages of dispute mediation (included at /events/mediation/, namespace ``events:mediation``)."""
 
 from django.urls import URLPattern, URLResolver, path
-from django.utils.translation import gettext_lazy as _
-
-from shanzhi.core import menu
 
 from . import mediation_views as views
 
@@ -19,7 +16,3 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("campaigns/<int:campaign_id>/warn/", views.campaign_warn, name="campaign_warn"),
     path("campaigns/<int:campaign_id>/grids/<int:grid_id>/report/", views.grid_report, name="grid_report"),
 ]
-
-# registered here because the URLconf is loaded before any page renders its menu (events/apps.py is not ours)
-menu.register(menu.Item("mediation", _("Dispute screening"), "events:mediation:campaign_list", "events.dispatch",
-                        order=35))

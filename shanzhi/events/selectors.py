@@ -206,3 +206,79 @@ def _by_child(rows: QuerySet[DailyStat], region: str | None, prefixes: tuple[str
 def default_period() -> tuple[dt.date, dt.date]:
     today = timezone.localdate()
     return today - dt.timedelta(days=29), today
+
+
+# --- reads for the pages ----------------------------------------------------------------------------
+def queue_counts(user: Any) -> dict[str, int]:
+    """The number of events in each work queue (one query whatever the number of events)."""
+    from django.db.models import Count
+
+    pk = getattr(user, "pk", None) or -1
+    scope = scope_q(prefixes_for(user, "events.view"))
+    codes = [code for _role, code in user._assignment_rows()] if hasattr(user, "_assignment_rows") else []
+    open_q = Q(status__in=[s.value for s in OPEN_STATUSES])
+    counts = Event.objects.filter(scope | Q(reporter_id=pk)).aggregate(
+        all=Count("id", filter=scope),
+        mine=Count("id", filter=scope & Q(assignee_id=pk)),
+        centre=Count("id", filter=scope & open_q & (Q(centre__region_id__in=codes)
+                                                     | Q(department__region_id__in=codes))),
+        overdue=Count("id", filter=scope & open_q & Q(overdue=True)),
+        supervised=Count("id", filter=scope & open_q & Q(supervised=True)),
+        reported_by_me=Count("id", filter=Q(reporter_id=pk)),
+    )
+    return {k: int(v or 0) for k, v in counts.items()}
+
+
+def _count(qs: QuerySet[Any]) -> Any:
+    """A scalar subquery ``SELECT COUNT(*) FROM (qs)`` (no GROUP BY), to gather several counts in one query."""
+    from django.db.models import F, Func, IntegerField, Subquery
+
+    return Subquery(qs.order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n")[:1],
+                    output_field=IntegerField())
+
+
+def home_counts(user: Any) -> dict[str, int]:
+    """For the home card, in one query: my open events, my centres' open events, overdue in scope, unread
+    notifications."""
+    from shanzhi.accounts.models import User
+
+    from .models import Notification
+
+    pk = getattr(user, "pk", None) or -1
+    codes = [code for _role, code in user._assignment_rows()]
+    open_events = visible_events(user).filter(status__in=[s.value for s in OPEN_STATUSES])
+    found = User.objects.filter(pk=pk).annotate(
+        c_mine=_count(open_events.filter(assignee_id=pk)),
+        c_centre=_count(open_events.filter(Q(centre__region_id__in=codes) | Q(department__region_id__in=codes))),
+        c_overdue=_count(open_events.filter(overdue=True)),
+        c_unread=_count(Notification.objects.filter(user_id=pk, read_at__isnull=True)),
+    ).values("c_mine", "c_centre", "c_overdue", "c_unread").first()
+    row: dict[str, Any] = dict(found) if found else {}
+    return {key: int(row.get(f"c_{key}") or 0) for key in ("mine", "centre", "overdue", "unread")}
+
+
+MAP_CAP = 300
+
+
+def open_event_points(user: Any, *, region: str | None) -> dict[str, Any]:
+    """Open events with coordinates for a map: single markers up to ``MAP_CAP``, else one marker per grid.
+
+    At most three queries (count, then markers or the per-grid aggregate).
+    """
+    from django.db.models import Avg, Count
+
+    qs = visible_events(user).filter(status__in=[s.value for s in OPEN_STATUSES], lat__isnull=False,
+                                     lng__isnull=False)
+    if region:
+        qs = qs.filter(scope_q([prefix_of(normalize(region))]))
+    total = qs.count()
+    if total <= MAP_CAP:
+        points = [{"id": pk, "number": number, "title": title, "lat": lat, "lng": lng, "overdue": overdue}
+                  for pk, number, title, lat, lng, overdue in
+                  qs.values_list("pk", "number", "title", "lat", "lng", "overdue").order_by("-id")]
+        return {"total": total, "clustered": False, "points": points}
+    groups = (qs.values("grid_id", "grid__name").annotate(lat=Avg("lat"), lng=Avg("lng"), n=Count("id"))
+              .order_by("-n")[:MAP_CAP])
+    return {"total": total, "clustered": True,
+            "points": [{"grid": g["grid__name"] or "", "lat": g["lat"], "lng": g["lng"], "count": g["n"]}
+                       for g in groups]}

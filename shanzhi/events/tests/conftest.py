@@ -27,5 +27,10 @@ def ev(tree: factories.Tree, db: Any) -> Any:
     ctx.handler = factories.make_user("handler", tree.village_a1a1, username="handler")
     ctx.resident = factories.make_user("resident", tree.village_a1a1, username="resident")
     ctx.other_desk = factories.make_user("dispatcher", tree.village_a1a2, username="otherdesk")
+    if not Category.objects.exists():  # a transactional test before this one flushed the seeded dictionary
+        from shanzhi.events.seed import seed_categories
+        from shanzhi.regions.models import DepartmentType
+
+        seed_categories(Category, DepartmentType)
     ctx.category = Category.objects.get(code="neighbour_dispute")
     return ctx
