@@ -6,3 +6,12 @@ class AffairsConfig(AppConfig):
     name = "shanzhi.affairs"
     label = "affairs"
     verbose_name = _("Village affairs")
+
+    def ready(self) -> None:
+        from shanzhi.core import home, menu
+
+        from . import selectors
+
+        menu.register(menu.Item("affairs", _("Village affairs"), "affairs:decision_list", "affairs.view", order=60))
+        home.register(home.Card("affairs", "affairs/home_card.html", "affairs.view", order=60,
+                                context=selectors.home_counts))
