@@ -147,7 +147,11 @@ def settings_update(*, actor: Any, region_code: str, large_amount: Any, plan_pub
 
 
 def _number(region_code: str) -> str:
-    return f"JC{region_code[-6:]}{timezone.now():%y%m%d}{secrets.token_hex(3).upper()}"
+    """JC + village code + date + the day's sequence (the unique constraint settles a concurrent clash)."""
+    today = timezone.localdate()
+    prefix = f"JC{region_code}{today:%y%m%d}"
+    n = Decision.objects.filter(number__startswith=prefix).count() + 1
+    return f"{prefix}{n:03d}"
 
 
 def decision_create(*, actor: Any, region_code: str, title: str, matter_type: str, amount: Any = 0,
@@ -166,11 +170,21 @@ def decision_create(*, actor: Any, region_code: str, title: str, matter_type: st
     threshold = rules.for_village(region_code).large_amount
     required = matter_type in REQUIRED_TYPES or value >= threshold
     with transaction.atomic():
-        decision = Decision.objects.create(
-            region_code=region_code, number=_number(region_code), title=title, matter_type=matter_type,
-            amount=value, description=(description or "").strip(), proposer=(proposer or "").strip()[:100],
-            requires_procedure=required, stage=Stage.PROPOSAL,
-        )
+        fields = {"region_code": region_code, "title": title, "matter_type": matter_type, "amount": value,
+                  "description": (description or "").strip(), "proposer": (proposer or "").strip()[:100],
+                  "requires_procedure": required, "stage": Stage.PROPOSAL}
+        for attempt in range(5):
+            try:
+                with transaction.atomic():
+                    number = _number(region_code)
+                    if attempt:
+                        number += f"-{secrets.token_hex(2)}"
+                    decision = Decision.objects.create(number=number, **fields)
+                break
+            except IntegrityError:
+                continue
+        else:  # pragma: no cover - five clashes in a row
+            raise Conflict(_("Please try again."), code="number_clash")
         step = DecisionStep.objects.create(decision=decision, action="propose", from_stage="",
                                            to_stage=Stage.PROPOSAL, actor=_user(actor), actor_label=_label(actor),
                                            at=timezone.now())
