@@ -82,6 +82,12 @@ def _village(region_code: str) -> Region:
     return region
 
 
+def require_village(actor: Any, permission: str, region_code: str) -> None:
+    """Pages check the target village before reading an upload (a foreign village answers 404)."""
+    _village(region_code)
+    _write_scope(actor, permission, region_code)
+
+
 def _write_scope(actor: Any, permission: str, region_code: str) -> None:
     if actor != "system":
         require_scope(actor, permission, region_code)
@@ -750,6 +756,20 @@ def ledger_add(*, actor: Any, region_code: str, kind: str, category: str, counte
             voucher_sha256=_sha256(voucher), note=(note or "").strip()[:300], recorded_by=_user(actor))
         audit.record(actor=actor, action="affairs.ledger.add", obj=entry, after=_ledger_snapshot(entry))
     return entry
+
+
+def ledger_import(*, actor: Any, region_code: str, filename: str, data: bytes, vouchers: dict[str, bytes],
+                  dry_run: bool = False) -> Any:
+    """Import ledger lines from a sheet (all or none); returns the engine's report with row-level errors."""
+    from shanzhi.core import imports
+
+    from .importers import LedgerImporter
+
+    _village(region_code)
+    _write_scope(actor, "affairs.finance", region_code)
+    return imports.run_import(LedgerImporter(), data, filename=filename,
+                              actor=None if actor == "system" else actor, dry_run=dry_run,
+                              options={"region_code": region_code, "vouchers": vouchers})
 
 
 def ledger_sign(*, actor: Any, entry_id: int, as_supervisor: bool) -> LedgerEntry:

@@ -19,6 +19,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("disclosures/<int:disclosure_id>/revise/", views.disclosure_revise, name="disclosure_revise"),
     path("ledger/", views.ledger, name="ledger"),
     path("ledger/new/", views.ledger_add, name="ledger_add"),
+    path("ledger/import/", views.ledger_import, name="ledger_import"),
     path("ledger/<int:entry_id>/sign/", views.ledger_sign, name="ledger_sign"),
     path("statements/new/", views.statement_publish, name="statement_publish"),
     path("statements/<int:statement_id>/", views.statement_detail, name="statement_detail"),

@@ -356,6 +356,37 @@ def ledger_add(request: HttpRequest) -> HttpResponse:
 
 @_guard
 @require_POST
+def ledger_import(request: HttpRequest) -> HttpResponse:
+    from shanzhi.core.imports import read_upload
+
+    upload = request.FILES.get("file")
+    region = request.POST.get("region_code", "")
+    report = None
+    try:
+        services.require_village(request.user, "affairs.finance", region)
+        if upload is None:
+            raise ValidationFailed(detail={"file": "required"})
+        vouchers: dict[str, bytes] = {}
+        for f in request.FILES.getlist("vouchers"):
+            if (f.size or 0) > services.MAX_UPLOAD:
+                raise ValidationFailed(detail={"vouchers": f"{f.name}: at most 20 MB"})
+            vouchers[f.name or ""] = f.read()
+        report = services.ledger_import(actor=request.user, region_code=region, filename=upload.name or "",
+                                        data=read_upload(upload), vouchers=vouchers,
+                                        dry_run=request.POST.get("dry_run") == "on")
+    except NotFound:
+        raise Http404 from None
+    except PermissionDenied as exc:
+        return render(request, "affairs/error.html", {"error": exc}, status=403)
+    except ShanzhiError as exc:
+        messages.error(request, _error_text(exc))
+        return redirect("affairs:ledger")
+    status = 200 if report.ok else 422
+    return render(request, "affairs/import_report.html", {"report": report}, status=status)
+
+
+@_guard
+@require_POST
 def ledger_sign(request: HttpRequest, entry_id: int) -> HttpResponse:
     return _act(request, lambda: services.ledger_sign(
         actor=request.user, entry_id=entry_id, as_supervisor=request.POST.get("as") == "supervisor"),

@@ -203,3 +203,58 @@ def test_petty_power_exercise_must_follow_the_procedure(village: dict[str, Any])
     assert PowerExercise.objects.count() == 1
     with pytest.raises(ValidationFailed):
         services.power_create(actor=village["cadre"], region_code=village["code"], name="x", steps=[])
+
+
+# --- ledger import ---
+
+
+def _sheet(rows: list[list[str]]) -> bytes:
+    import io
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(["日期", "收支", "类别", "往来单位", "金额", "凭证", "备注"])
+    for r in rows:
+        ws.append(r)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def test_ledger_import_with_vouchers(village: dict[str, Any]) -> None:
+    data = _sheet([["2026-09-01", "收入", "租金", "承租人甲", "1,000.00", "a.pdf", ""],
+                   ["2026-09-02", "支出", "办公", "文具店", "20", "b.jpg", "纸张"]])
+    report = services.ledger_import(actor=village["cadre"], region_code=village["code"], filename="ledger.xlsx",
+                                    data=data, vouchers={"a.pdf": b"A", "b.jpg": b"B"})
+    assert report.ok and report.applied
+    assert LedgerEntry.objects.filter(region_code=village["code"]).count() == 2
+    entry = LedgerEntry.objects.get(counterparty="文具店")
+    assert entry.voucher.read() == b"B" and entry.amount == Decimal("20.00")
+
+
+def test_ledger_import_rows_without_vouchers_are_errors_and_nothing_is_written(village: dict[str, Any]) -> None:
+    data = _sheet([["2026-09-01", "收入", "租金", "承租人甲", "1000", "a.pdf", ""],
+                   ["2026-09-02", "支出", "办公", "文具店", "20", "", ""],
+                   ["2026-09-03", "支出", "办公", "文具店", "20", "missing.pdf", ""],
+                   ["2026-13-03", "借出", "办公", "文具店", "-1", "a.pdf", ""]])
+    before = (LedgerEntry.objects.count(), AuditEntry.objects.count())
+    report = services.ledger_import(actor=village["cadre"], region_code=village["code"], filename="ledger.xlsx",
+                                    data=data, vouchers={"a.pdf": b"A"})
+    assert not report.ok and not report.applied
+    assert [(e.row, e.column) for e in report.errors] == [(3, "voucher"), (4, "voucher"), (5, "date")]
+    assert "missing.pdf" in report.errors[1].reason
+    assert (LedgerEntry.objects.count(), AuditEntry.objects.count()) == before
+
+
+def test_ledger_import_page_shows_row_errors(village: dict[str, Any], client: Client) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(village["cadre"])
+    sheet = SimpleUploadedFile("ledger.xlsx", _sheet([["2026-09-02", "支出", "办公", "文具店", "20", "", ""]]))
+    answer = client.post(reverse("affairs:ledger_import"), {"region_code": village["code"], "file": sheet})
+    assert answer.status_code == 422
+    assert "import-error" in answer.content.decode()
+    assert not LedgerEntry.objects.exists()
