@@ -6,7 +6,7 @@ from collections import Counter, defaultdict
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Subquery, Sum, Value
 
 from shanzhi.core.codes import Level, prefix_of
 from shanzhi.core.errors import NotFound
@@ -19,6 +19,7 @@ from .models import (
     CommitteeMember,
     Decision,
     Disclosure,
+    DisclosureWarning,
     LedgerEntry,
     Meeting,
     MeetingStatus,
@@ -138,12 +139,15 @@ def publications_for(kind: str, object_ids: list[Any]) -> dict[str, list[Publica
 
 
 def home_counts(user: Any) -> dict[str, Any]:
-    qs = Decision.objects.restrict(user, VIEW).exclude(stage__in=[Stage.CLOSED, Stage.REJECTED])
-    in_progress = qs.count()
-    codes = list(villages(user).values_list("code", flat=True)[:200])
-    dues = calendar.calendar(codes)
-    overdue = sum(1 for items in dues.values() for d in items if d.status == "overdue")
-    return {"in_progress": in_progress, "overdue": overdue}
+    """One query: decisions in progress and overdue disclosures (warnings of ``check-disclosures``)."""
+    row = (Region.objects.filter(pk=Region.objects.values("pk")[:1]).annotate(
+        in_progress=Subquery(Decision.objects.restrict(user, VIEW).exclude(stage__in=[Stage.CLOSED, Stage.REJECTED])
+                             .order_by().annotate(one=Value(1)).values("one").annotate(n=Count("id")).values("n")),
+        overdue=Subquery(DisclosureWarning.objects.restrict(user, VIEW).order_by().annotate(one=Value(1))
+                         .values("one").annotate(n=Count("id")).values("n")),
+    ).values("in_progress", "overdue").first())
+    found: dict[str, Any] = dict(row) if row else {}
+    return {"in_progress": found.get("in_progress") or 0, "overdue": found.get("overdue") or 0}
 
 
 # --- public (unscoped, published only) ---

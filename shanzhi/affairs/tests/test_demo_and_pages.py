@@ -119,3 +119,25 @@ def test_portal_links_point_at_public_pages(tree: Any) -> None:
     got = links(tree.village_a1a1)
     assert len(got) == 6
     assert all(url.startswith("/affairs/") for _label, url in got)
+
+
+def test_home_card_counts_in_one_query(village: dict[str, Any], tree: Any) -> None:
+    from shanzhi.affairs.models import DisclosureWarning
+    from shanzhi.affairs.selectors import home_counts
+
+    helpers.decision(village["code"])
+    helpers.decision(tree.village_a1a2)  # another village: not counted
+    DisclosureWarning.objects.create(region_code=village["code"], category="finance", period="2026-01",
+                                     due_on=dt.date(2026, 2, 10))
+    village["cadre"].scope_prefixes("affairs.view")  # the user's assignments are loaded once per request
+    with CaptureQueriesContext(connection) as ctx:
+        counts = home_counts(village["cadre"])
+    assert len(ctx.captured_queries) == 1
+    assert counts == {"in_progress": 1, "overdue": 1}
+    assert home_counts(factories_user(tree)) == {"in_progress": 0, "overdue": 0}
+
+
+def factories_user(tree: Any) -> Any:
+    from shanzhi.testing import factories
+
+    return factories.make_user("village_cadre", tree.village_b1)
