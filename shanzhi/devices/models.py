@@ -218,3 +218,23 @@ class MessageSeen(models.Model):
 
     def __str__(self) -> str:
         return f"{self.device_id}/{self.message_id}"
+
+
+class Gateway(models.Model):
+    """A running gateway process (MQTT ingest, SIP server, simulator): its counters, written at each flush."""
+
+    name = models.CharField(_("name"), max_length=80, unique=True)
+    kind = models.CharField(_("kind"), max_length=20)
+    host = models.CharField(_("host"), max_length=120, blank=True)
+    pid = models.PositiveIntegerField(_("process ID"), null=True, blank=True)
+    started_at = models.DateTimeField(_("started at"))
+    reported_at = models.DateTimeField(_("last report"))
+    counters = models.JSONField(_("counters"), default=dict, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("gateway")
+        verbose_name_plural = _("gateways")
+
+    def __str__(self) -> str:
+        return self.name
