@@ -58,6 +58,8 @@ T = TypeVar("T")
 
 ALLOW = "REGISTER, MESSAGE, OPTIONS, ACK"
 TICK = 0.05
+BATCH_MAX = 2000
+RCVBUF = 8 * 1024 * 1024
 
 
 @dataclass
@@ -130,6 +132,8 @@ class SipGateway(asyncio.DatagramProtocol):
         self.ready = threading.Event()
         self.stop = threading.Event()
         self._tasks: set[asyncio.Future[Any]] = set()
+        self._pending: list[tuple[processing.Message, asyncio.Future[processing.Result]]] = []
+        self._draining = False
         self._cseq = 0
         self._tag = secrets.token_hex(6)
 
@@ -139,6 +143,11 @@ class SipGateway(asyncio.DatagramProtocol):
         transport, _ = await self.loop.create_datagram_endpoint(lambda: self, local_addr=(self.host, self.port))
         self.transport = transport
         self.port = transport.get_extra_info("sockname")[1]
+        sock = transport.get_extra_info("socket")
+        try:  # room for bursts (every device re-registering after a restart); capped by net.core.rmem_max
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+        except OSError:
+            log.warning("could not enlarge the UDP receive buffer")
         self.via_host = self.host if self.host not in ("0.0.0.0", "::") else socket.gethostname()  # noqa: S104
         log.info("SIP gateway %s listening on udp %s:%s (domain %s, platform %s)", self.name, self.host, self.port,
                  self.domain, self.platform_id)
@@ -368,7 +377,7 @@ class SipGateway(asyncio.DatagramProtocol):
         message_id = "sip-" + hashlib.sha1(f"{device_id}:{msg.call_id}:{msg.get('cseq')}:{msg.from_tag}".encode(),
                                            usedforsecurity=False).hexdigest()[:32]
         if kind == "Notify/Keepalive":
-            result = await self._db(self._process_db, device_id, "heartbeat", {"id": message_id})
+            result = await self._process(device_id, "heartbeat", {"id": message_id})
             count("keepalives")
             return Outcome(200 if result.status != "rejected" else 403)
         if kind == "Notify/Alarm":
@@ -380,7 +389,7 @@ class SipGateway(asyncio.DatagramProtocol):
             payload = {"id": message_id, "kind": alarm.kind, "severity": alarm.severity, "labels": alarm.labels(),
                        "annotations": {"alarm_time": alarm.time, "description": alarm.description,
                                        "sn": alarm.sn}}
-            result = await self._db(self._process_db, device_id, "alarm", payload)
+            result = await self._process(device_id, "alarm", payload)
             count("alarms_" + result.status)
             return Outcome(200 if result.status != "rejected" else 403)
         if kind == "Response/Catalog":
@@ -389,9 +398,44 @@ class SipGateway(asyncio.DatagramProtocol):
         log.debug("ignored %s from %s", kind, device_id)
         return Outcome(200)
 
-    def _process_db(self, device_id: str, type_: str, payload: dict[str, Any]) -> processing.Result:
-        payload["ts"] = timezone.now().isoformat()
-        return processing.process([processing.Message(device_id, type_, payload)])[0]
+    # Keepalives and alarms go through the one processing path in batches: whatever arrived while the database
+    # thread was busy is processed by its next call (one presence update, one dedupe INSERT per batch).
+    def _process(self, device_id: str, type_: str, payload: dict[str, Any]) -> asyncio.Future[processing.Result]:
+        assert self.loop is not None
+        future: asyncio.Future[processing.Result] = self.loop.create_future()
+        self._pending.append((processing.Message(device_id, type_, payload), future))
+        if not self._draining:
+            self._draining = True
+            self.loop.call_soon(self._drain)  # let the datagrams already read join the batch
+        return future
+
+    def _drain(self) -> None:
+        assert self.loop is not None
+        batch, self._pending = self._pending[:BATCH_MAX], self._pending[BATCH_MAX:]
+        job = self.loop.run_in_executor(self.executor, self._process_db, [m for m, _f in batch])
+        job.add_done_callback(lambda done: self._drained(done, batch))
+
+    def _drained(self, done: asyncio.Future[list[processing.Result]],
+                 batch: list[tuple[processing.Message, asyncio.Future[processing.Result]]]) -> None:
+        error = done.exception()
+        if error is None:
+            for (_m, future), result in zip(batch, done.result(), strict=True):
+                future.set_result(result)
+        else:
+            for _m, future in batch:
+                future.set_exception(error)
+        if self._pending:
+            self._drain()
+        else:
+            self._draining = False
+
+    @staticmethod
+    def _process_db(messages: list[processing.Message]) -> list[processing.Result]:
+        ts = timezone.now().isoformat()
+        for msg in messages:
+            msg.payload["ts"] = ts
+        count("batches")
+        return processing.process(messages)
 
     async def _catalog(self, device_id: str, root: Any) -> Outcome:
         try:
