@@ -1,8 +1,9 @@
 """MD5 digest authentication for REGISTER (RFC 2617, as RFC 3261 §22 uses it; GB/T 28181 §9.1).
 
-Nonces are stateless and time-limited: ``<12 hex digits of the issue time><HMAC-SHA256 of it, 32 hex>``
-under a key derived from Django's ``SECRET_KEY``, so every gateway of a deployment accepts the nonces of the
-others and a nonce older than ``SHANZHI_SIP_NONCE_SECONDS`` is refused as stale.
+Nonces are stateless and time-limited: ``<12 hex digits of the issue time><16 random hex digits><HMAC-SHA256
+of both, 32 hex>`` under a key derived from Django's ``SECRET_KEY``, so every gateway of a deployment accepts
+the nonces of the others, and a nonce older than ``SHANZHI_SIP_NONCE_SECONDS`` is refused as stale.  The
+gateway also refuses a nonce that already served a registration (a replayed REGISTER is challenged again).
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import secrets
 import time
 from dataclasses import dataclass
 
 from django.conf import settings
 
+NONCE_LENGTH = 12 + 16 + 32
 _PARAM = re.compile(r'\s*([A-Za-z-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]+)\s*(?:,|$)')
 
 
@@ -78,20 +81,20 @@ def _key() -> bytes:
 
 
 def make_nonce(now: float | None = None) -> str:
-    stamp = f"{int(now if now is not None else time.time()):012x}"
+    stamp = f"{int(now if now is not None else time.time()):012x}" + secrets.token_hex(8)
     return stamp + hmac.new(_key(), stamp.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def nonce_state(nonce: str, *, max_age: float, now: float | None = None) -> str:
     """``ok``, ``stale`` (genuine but too old) or ``bad`` (not one of ours)."""
-    if len(nonce) != 44:
+    if len(nonce) != NONCE_LENGTH:
         return "bad"
-    stamp, mac = nonce[:12], nonce[12:]
+    stamp, mac = nonce[:28], nonce[28:]
     good = hmac.new(_key(), stamp.encode(), hashlib.sha256).hexdigest()[:32]
     if not hmac.compare_digest(mac, good):
         return "bad"
     try:
-        issued = int(stamp, 16)
+        issued = int(stamp[:12], 16)
     except ValueError:
         return "bad"
     age = (now if now is not None else time.time()) - issued

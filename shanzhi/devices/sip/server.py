@@ -123,6 +123,7 @@ class SipGateway(asyncio.DatagramProtocol):
         self.transactions = Transactions(float(conf.get("SHANZHI_SIP_TRANSACTION_SECONDS")))
         self.catalog_wait = float(conf.get("SHANZHI_SIP_CATALOG_WAIT_SECONDS"))
         self.registrations: dict[str, Registration] = {}
+        self.used_nonces: dict[str, float] = {}
         self.client: dict[str, ClientTransaction] = {}
         self.catalogs: dict[tuple[str, str], CatalogBuffer] = {}
         self.name = name or f"sip@{socket.gethostname()}:{os.getpid()}"
@@ -134,6 +135,7 @@ class SipGateway(asyncio.DatagramProtocol):
         self._tasks: set[asyncio.Future[Any]] = set()
         self._pending: list[tuple[processing.Message, asyncio.Future[processing.Result]]] = []
         self._draining = False
+        self._next_housekeeping = 0.0
         self._cseq = 0
         self._tag = secrets.token_hex(6)
 
@@ -300,6 +302,9 @@ class SipGateway(asyncio.DatagramProtocol):
             count("register_forbidden")
             return Outcome(403)
         state = digest.nonce_state(creds.nonce, max_age=self.nonce_seconds)
+        if state == "ok" and creds.nonce in self.used_nonces:
+            count("register_nonce_reused")  # a replayed REGISTER (retransmissions were answered above)
+            state = "stale"
         if state != "ok":
             count("register_stale_nonce" if state == "stale" else "register_bad_nonce")
             return Outcome(401, [("WWW-Authenticate", digest.challenge(self.domain, stale=state == "stale"))])
@@ -307,6 +312,7 @@ class SipGateway(asyncio.DatagramProtocol):
         if outcome.status != 200:
             return outcome
         now = time.monotonic()
+        self.used_nonces[creds.nonce] = now + self.nonce_seconds  # each nonce registers once
         if outcome.unregistered:
             self.registrations.pop(device_id, None)
             count("unregistered")
@@ -465,7 +471,7 @@ class SipGateway(asyncio.DatagramProtocol):
             return {}
         data = [ChannelData(channel_id=i.channel_id, name=i.name, status=i.status, civil_code=i.civil_code,
                             ptz_type=i.ptz_type, lat=i.lat, lng=i.lng, parent_id=i.parent_id,
-                            attributes=dict(i.attributes)) for i in items if i.channel_id != device_id]
+                            attributes=dict(i.attributes)) for i in items]
         return channels_sync(device=device, channels=data)
 
     # --- requests the platform sends -----------------------------------------------------------------
@@ -509,10 +515,19 @@ class SipGateway(asyncio.DatagramProtocol):
                 tx.interval = min(tx.interval * 2, 4.0)
                 tx.next_at = now + tx.interval
         self.transactions.prune(now)
+        if now >= self._next_housekeeping:
+            self._next_housekeeping = now + 1.0
+            self._housekeep(now)
+
+    def _housekeep(self, now: float) -> None:
+        """Once a second: forget expired registrations, used nonces and catalogs that never completed."""
         for device_id, reg in list(self.registrations.items()):
             if reg.expires_at < now:
                 del self.registrations[device_id]
                 count("registrations_expired")
+        for nonce, until in list(self.used_nonces.items()):
+            if until < now:
+                del self.used_nonces[nonce]
         for key, buffer in list(self.catalogs.items()):
             if now - buffer.started > self.catalog_wait:
                 del self.catalogs[key]

@@ -228,6 +228,7 @@ class Peer:
                                             method="REGISTER", uri=uri, nonce=nonce)
         auth = (f'Authorization: Digest username="{device_id}", realm="{DOMAIN}", nonce="{nonce}", '
                 f'uri="{uri}", response="{response}", algorithm=MD5\r\n')
+        self.last_auth = auth
         return self.request("REGISTER", device_id, headers="Expires: 3600\r\n" + auth)
 
     def close(self) -> None:
@@ -281,4 +282,17 @@ def test_a_stale_or_forged_nonce_is_challenged_again(start: Any) -> None:
             f'uri="{uri}", response="{response}"\r\n')
     assert peer.request("REGISTER", device.device_id, headers=auth).startswith("SIP/2.0 401")
     assert gateway.call(status_of(device)) == Status.OFFLINE
+    peer.close()
+
+
+def test_a_replayed_register_is_challenged_again(start: Any) -> None:
+    device = make_device(VILLAGE, DeviceKind.IPC, password=PASSWORD)
+    gateway = start()
+    peer = Peer(gateway)
+    assert peer.register(device.device_id, PASSWORD).startswith("SIP/2.0 200")
+    # the same credentials in a new request (another CSeq and branch): the nonce was used already
+    replay = peer.request("REGISTER", device.device_id, headers="Expires: 3600\r\n" + peer.last_auth)
+    assert replay.startswith("SIP/2.0 401") and "stale=TRUE" in replay
+    assert COUNTERS.snapshot()["sip_register_nonce_reused"] == 1
+    assert COUNTERS.snapshot()["sip_registered"] == 1
     peer.close()

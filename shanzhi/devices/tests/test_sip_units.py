@@ -10,10 +10,11 @@ import pytest
 from django.utils import timezone
 
 from shanzhi.devices import presence
+from shanzhi.devices.counters import COUNTERS
 from shanzhi.devices.models import DeviceKind, DeviceStatusChange, Status
-from shanzhi.devices.sip import digest, manscdp
+from shanzhi.devices.sip import conf, digest, manscdp
 from shanzhi.devices.sip import message as sipmsg
-from shanzhi.devices.sip.server import SipGateway, sweep
+from shanzhi.devices.sip.server import CatalogBuffer, Registration, SipGateway, sweep
 from shanzhi.devices.sip.transactions import Transactions
 
 from .helpers import make_device
@@ -154,6 +155,7 @@ def test_nonces_are_signed_and_expire() -> None:
     assert digest.nonce_state(nonce, max_age=300, now=now + 10) == "ok"
     assert digest.nonce_state(nonce, max_age=300, now=now + 301) == "stale"
     assert digest.nonce_state(nonce, max_age=300, now=now - 60) == "bad"  # issued in the future
+    assert digest.make_nonce(now) != nonce  # random part: two challenges in the same second differ
     tampered = f"{int(now) + 1000:012x}" + nonce[12:]
     assert digest.nonce_state(tampered, max_age=300, now=now + 1000) == "bad"
     assert digest.nonce_state("short", max_age=300) == "bad"
@@ -290,3 +292,32 @@ def test_sweep_judges_gb28181_devices(captured: Any, django_capture_on_commit_ca
     assert result.offline == [quiet.device_id] and result.online == [back.device_id]
     assert DeviceStatusChange.objects.count() == 2
     assert sorted(a.kind for a in captured.alarms) == ["offline", "online"]
+
+
+def test_housekeeping_forgets_expired_registrations_and_incomplete_catalogs() -> None:
+    gateway = SipGateway(port=0)
+    gateway.registrations["a"] = Registration("a", ("127.0.0.1", 5060), expires_at=10.0, contact="")
+    gateway.registrations["b"] = Registration("b", ("127.0.0.1", 5060), expires_at=100.0, contact="")
+    gateway.catalogs[("a", "1")] = CatalogBuffer(started=0.0, sum_num=5)
+    gateway.catalogs[("b", "2")] = CatalogBuffer(started=15.0, sum_num=5)
+    gateway.used_nonces["n"] = 5.0
+    gateway._housekeep(40.0)  # catalogs wait 30 s
+    assert list(gateway.registrations) == ["b"] and list(gateway.catalogs) == [("b", "2")]
+    assert gateway.used_nonces == {}
+    counts = COUNTERS.snapshot()
+    assert counts["sip_registrations_expired"] == 1 and counts["sip_catalog_incomplete"] == 1
+
+
+def test_play_url_template(settings: Any) -> None:
+    settings.SHANZHI_SIP_PLAY_URL_TEMPLATE = ""
+    assert conf.play_url("D", "C") == ""
+    settings.SHANZHI_SIP_PLAY_URL_TEMPLATE = "rtsp://zlm.example/rtp/{device_id}_{channel_id}"
+    assert conf.play_url("3309", "3310") == "rtsp://zlm.example/rtp/3309_3310"
+
+
+def test_domain_defaults_to_the_first_ten_digits_of_the_platform_id(settings: Any) -> None:
+    settings.SHANZHI_SIP_ID = "34020000002000000001"
+    settings.SHANZHI_SIP_DOMAIN = ""
+    assert conf.domain() == "3402000000"
+    settings.SHANZHI_SIP_DOMAIN = "sip.example"
+    assert conf.domain() == "sip.example"
