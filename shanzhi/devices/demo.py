@@ -79,7 +79,10 @@ def build(ctx: DemoContext) -> None:
                 grid=grid(), attributes={"metric": metric})
     _vessels(ctx, add)
     Device.objects.bulk_create(devices, batch_size=BATCH)
-    rows = {d.device_id: d for d in Device.objects.filter(device_id__in=[d.device_id for d in devices])}
+    wanted = [d.device_id for d in devices]
+    rows: dict[str, Device] = {}
+    for start in range(0, len(wanted), 5000):
+        rows.update({d.device_id: d for d in Device.objects.filter(device_id__in=wanted[start:start + 5000])})
     children = []
     channels = []
     for child_id, nvr_id in nvr_children:
