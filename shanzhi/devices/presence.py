@@ -154,6 +154,12 @@ def flush(
     return result
 
 
+def _chunks(items: list[int], size: int = 5000) -> Iterable[list[int]]:
+    """Keep ``IN (…)`` lists below SQLite's bound-parameter limit."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
 def _write(
     changes: list[tuple[int, str, str, str, dt.datetime | None, tuple[Any, ...]]],
     snap: list[tuple[int, float]],
@@ -172,10 +178,12 @@ def _write(
                 batch_size=1000,
             )
             ids = [c[0] for c in changes]
-            counts = dict(
-                DeviceStatusChange.objects.filter(device_id__in=ids, at__gte=window_start)
-                .values("device_id").annotate(n=Count("id")).values_list("device_id", "n")
-            )
+            counts: dict[int, int] = {}
+            for chunk in _chunks(ids):
+                counts.update(
+                    DeviceStatusChange.objects.filter(device_id__in=chunk, at__gte=window_start)
+                    .values("device_id").annotate(n=Count("id")).values_list("device_id", "n")
+                )
             by_status: dict[str, list[int]] = {}
             flap_groups: dict[tuple[int, bool], list[int]] = {}
             for pk, device_id, _old, new, last, row in changes:
@@ -201,9 +209,11 @@ def _write(
                         severity="info", labels=labels, annotations={"resolves": "offline"},
                     ))
             for new_status, pks in by_status.items():
-                Device.objects.filter(pk__in=pks).update(status=new_status, status_changed_at=now)
+                for chunk in _chunks(pks):
+                    Device.objects.filter(pk__in=chunk).update(status=new_status, status_changed_at=now)
             for (n, flapping), pks in flap_groups.items():
-                Device.objects.filter(pk__in=pks).update(flap_count=n, flapping=flapping)
+                for chunk in _chunks(pks):
+                    Device.objects.filter(pk__in=chunk).update(flap_count=n, flapping=flapping)
         if snap:
             objs = [Device(pk=pk, last_seen_at=dt.datetime.fromtimestamp(ts, tz=dt.UTC)) for pk, ts in snap]
             Device.objects.bulk_update(objs, ["last_seen_at"], batch_size=1000)

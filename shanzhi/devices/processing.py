@@ -98,10 +98,12 @@ class DeviceCache:
         missing = {i for i in ids if i not in items}
         if missing:
             found: dict[str, DeviceInfo | None] = dict.fromkeys(missing)
-            rows = Device.objects.filter(device_id__in=list(missing)).values_list(
-                "pk", "device_id", "kind", "layer", "region_code", "grid_id", "status", "parent_id")
-            for row in rows.iterator(chunk_size=2000) if len(missing) > 2000 else rows:
-                found[row[1]] = DeviceInfo(*row)
+            wanted = sorted(missing)
+            for start in range(0, len(wanted), 5000):  # below SQLite's bound-parameter limit
+                rows = Device.objects.filter(device_id__in=wanted[start:start + 5000]).values_list(
+                    "pk", "device_id", "kind", "layer", "region_code", "grid_id", "status", "parent_id")
+                for row in rows:
+                    found[row[1]] = DeviceInfo(*row)
             with self._lock:
                 self._items.update(found)
             items = self._items
