@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import socket
 from typing import Any
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from shanzhi.devices import presence
@@ -321,3 +323,20 @@ def test_domain_defaults_to_the_first_ten_digits_of_the_platform_id(settings: An
     assert conf.domain() == "3402000000"
     settings.SHANZHI_SIP_DOMAIN = "sip.example"
     assert conf.domain() == "sip.example"
+
+
+# --- the command ----------------------------------------------------------------------------------------
+
+def test_command_refuses_a_bad_platform_id(settings: Any) -> None:
+    settings.SHANZHI_SIP_ID = "3402"
+    with pytest.raises(CommandError, match="20-digit"):
+        call_command("sip", "--duration", "0.1")
+
+
+def test_command_reports_a_port_in_use(settings: Any) -> None:
+    settings.SHANZHI_SIP_ID = "34020000002000000001"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        with pytest.raises(CommandError, match="cannot listen on udp"):
+            call_command("sip", "--host", "127.0.0.1", "--port", str(port), "--duration", "0.1")
