@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -21,6 +20,7 @@ from shanzhi.core.imports import Column, ImportContext, Importer, Row, RowError,
 from shanzhi.core.scope import prefixes_for
 from shanzhi.regions.models import Grid, Region
 
+from .bulk import update_rows
 from .models import Device, DeviceKind, Layer, Status, Transport
 from .processing import CACHE
 from .services import DeviceData, clean_device
@@ -68,26 +68,6 @@ def _int(row: Row, column: str) -> int | None:
         return int(float(text))
     except ValueError:
         raise RowError(column, _("Not a whole number.")) from None
-
-
-def _update_rows(rows: list[Device], names: list[str]) -> None:
-    """One prepared ``UPDATE … WHERE id = %s`` executed for many rows (``executemany``).
-
-    ``bulk_update`` builds ``CASE WHEN id = … THEN …`` per column, whose cost grows with the square of the batch;
-    a prepared statement reused per row stays linear.
-    """
-    fields: list[Any] = [Device._meta.get_field(name) for name in names]
-    table = Device._meta.db_table
-    quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
-    sql = f"UPDATE {quote(table)} SET {assignments} WHERE {quote('id')} = %s"  # noqa: S608
-    params = [
-        [f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields] + [row.pk]
-        for row in rows
-    ]
-    with connection.cursor() as cursor:
-        for start in range(0, len(params), BATCH):
-            cursor.executemany(sql, params[start:start + BATCH])
 
 
 def _same(device: Device, key: str, value: Any) -> bool:
@@ -212,7 +192,7 @@ class DeviceImporter(Importer):
             changed.append(old)
         Device.objects.bulk_create(new, batch_size=BATCH)
         if changed:
-            _update_rows(changed, UPDATE_FIELDS)
+            update_rows(Device, changed, UPDATE_FIELDS)
         if pending_parent:
             wanted = set(pending_parent) | set(pending_parent.values())
             rows: dict[str, Device] = {}
@@ -223,6 +203,6 @@ class DeviceImporter(Importer):
             for child, parent_id in pending_parent.items():
                 rows[child].parent = rows[parent_id]
                 linked.append(rows[child])
-            _update_rows(linked, ["parent"])
+            update_rows(Device, linked, ["parent"])
         CACHE.clear()
         return {"created": len(new), "updated": len(changed), "unchanged": unchanged}

@@ -94,6 +94,8 @@ class Device(ScopedModel):
         verbose_name_plural = _("devices")
         indexes = [
             models.Index(fields=["layer", "status"], name="device_layer_status"),
+            # covers the health aggregate: an index-only scan grouped in index order
+            models.Index(fields=["region_code", "layer", "status"], name="device_region_layer_status"),
             models.Index(fields=["status", "status_changed_at"], name="device_status_changed"),
         ]
 

@@ -29,6 +29,7 @@ from django.utils import timezone
 from shanzhi.alerts.contracts import DeviceAlarm
 
 from . import conf, sink
+from .bulk import update_rows
 from .counters import COUNTERS
 from .models import Device, DeviceStatusChange, Status
 
@@ -216,7 +217,7 @@ def _write(
                     Device.objects.filter(pk__in=chunk).update(flap_count=n, flapping=flapping)
         if snap:
             objs = [Device(pk=pk, last_seen_at=dt.datetime.fromtimestamp(ts, tz=dt.UTC)) for pk, ts in snap]
-            Device.objects.bulk_update(objs, ["last_seen_at"], batch_size=1000)
+            update_rows(Device, objs, ["last_seen_at"])
             result.snapshot_rows = len(objs)
         # devices that stopped changing: clear the flag once the window holds fewer changes
         stale = list(Device.objects.filter(flapping=True, status_changed_at__lt=window_start)

@@ -41,8 +41,10 @@ def feed(*, readings: Sequence[Reading] = (), alarms: Sequence[DeviceAlarm] = ()
     COUNTERS.add("sink_alarms", len(alarms))
     if engine is None:
         COUNTERS.add("sink_unhandled", len(readings) + len(alarms))
-        for alarm in alarms:
-            log.warning("device alarm %s from %s in %s (no alert engine)", alarm.kind, alarm.device_id,
-                        alarm.region_code)
+        if alarms:
+            kinds: dict[str, int] = {}
+            for alarm in alarms:
+                kinds[alarm.kind] = kinds.get(alarm.kind, 0) + 1
+            log.info("no alert engine: %d readings and device alarms %s counted only", len(readings), kinds)
         return
     engine(readings=list(readings), alarms=list(alarms))
