@@ -294,6 +294,8 @@ class Engine:
                 else:
                     self._geofence(rule, r, out)
         for a in alarms:
+            if a.kind == "online":  # a device back online: not an alert; feed() resolves its offline alert
+                continue
             out.append(self._alarm_alert(a))
             if a.kind == "offline":
                 continue
@@ -600,7 +602,7 @@ def feed(readings: Sequence[Reading] = (), alarms: Sequence[DeviceAlarm] = (), *
     with engine.lock:
         items = engine.evaluate(readings, alarms, now)
         items.extend(engine.expire_windows(now))
-    online = {r.device_id for r in readings}
+    online = {r.device_id for r in readings} | {a.device_id for a in alarms if a.kind == "online"}
     if online:
         items.extend(_offline_resolutions(online, now))
     return upsert(items, now=now)
