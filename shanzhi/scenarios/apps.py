@@ -6,3 +6,13 @@ class ScenariosConfig(AppConfig):
     name = "shanzhi.scenarios"
     label = "scenarios"
     verbose_name = _("Scenario packs")
+
+    def ready(self) -> None:
+        # no database here: the packs are validated by a system check, and alerts become events after a feed
+        from shanzhi.alerts import engine
+
+        from . import checks, services
+
+        checks.register()
+        if services.after_feed not in engine.AFTER_FEED:
+            engine.AFTER_FEED.append(services.after_feed)
