@@ -369,11 +369,17 @@ def load_dir(directory: Path) -> dict[str, Pack]:
             owner_of_rule[rule["name"]] = pack.code
         packs[pack.code] = pack
     known = SEED_LEAVES | set(owner_of_category)
+    required = {leaf[0] for _c, _n, _e, leaves in seed.TREE for leaf in leaves if "d" in leaf[5]}
+    required |= {c["code"] for p in packs.values() for c in p.categories
+                 if any(f["required"] for f in p.category_fields(c["code"]))}
     for pack in packs.values():
         for i, rule in enumerate(pack.rules):
             target = rule.get("to_event", {}).get("category")
             if target and target not in known:
                 raise pack.error(f"rules[{i}].to_event.category", f"no category {target!r} (built in or in a pack)")
+            if target in required:
+                raise pack.error(f"rules[{i}].to_event.category", f"the category {target!r} has required fields: "
+                                 "an alert cannot fill them in")
             cats = rule["parameters"].get("categories") if rule["kind"] == "count_window" else None
             for j, code in enumerate(cats or []):
                 if code not in known:
