@@ -10,9 +10,11 @@ class ScenariosConfig(AppConfig):
     def ready(self) -> None:
         # no database here: the packs are validated by a system check, and alerts become events after a feed
         from shanzhi.alerts import engine
+        from shanzhi.core import menu
 
         from . import checks, services
 
         checks.register()
+        menu.register(menu.Item("scenarios", _("Scenario packs"), "scenarios:list", "alerts.configure", order=55))
         if services.after_feed not in engine.AFTER_FEED:
             engine.AFTER_FEED.append(services.after_feed)

@@ -10,7 +10,7 @@ from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
 from shanzhi.alerts.handling import active_q
-from shanzhi.alerts.models import Alert
+from shanzhi.alerts.models import Alert, AlertRule
 from shanzhi.core.codes import in_scope, prefix_of
 from shanzhi.core.scope import prefixes_for, scope_q
 from shanzhi.events.models import Category, DailyStat
@@ -53,6 +53,12 @@ def pack_list(user: Any) -> list[PackRow]:
     for pack in InstalledPack.objects.all():
         rows.append(PackRow(pack=pack, activations=activations.get(pack.pk, []), rule_count=len(pack.rules)))
     return rows if prefixes else []
+
+
+def rule_copies(pack: InstalledPack) -> QuerySet[AlertRule]:
+    """The enabled per-region copies of a pack's rules."""
+    return (AlertRule.objects.filter(pack=pack.code, enabled=True, labels__has_key="scenario_rule")
+            .exclude(region_prefix="").order_by())
 
 
 def panel_data(user: Any, pack: InstalledPack, *, days: int = 30, now: dt.datetime | None = None) -> dict[str, Any]:

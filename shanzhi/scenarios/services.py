@@ -72,6 +72,12 @@ def sync_pack(*, actor: Any, pack: Pack) -> str:
                     return "unchanged"
                 raise Conflict(f"pack {pack.code}: the content changed but the version is still {pack.version}; "
                                f"bump the version", detail={"version": pack.version})
+        names = [r["name"] for r in pack.rules]
+        foreign = sorted(AlertRule.objects.filter(name__in=names)
+                         .exclude(pack=pack.code, labels__has_key="scenario_rule").values_list("name", flat=True))
+        if foreign:
+            raise Conflict(f"pack {pack.code}: rules named {', '.join(foreign)} exist and are not this pack's",
+                           detail={"rules": foreign})
         departments = {d.code: d for d in DepartmentType.objects.all()}
         parents = {c.code: c for c in Category.objects.filter(parent__isnull=True)}
         added: list[str] = []
@@ -103,7 +109,6 @@ def sync_pack(*, actor: Any, pack: Pack) -> str:
             before = {"version": installed.version, "digest": installed.digest}
             dropped = set(installed.categories) - set(added)
             Category.objects.filter(code__in=dropped, parent__isnull=False).update(active=False)
-        names = [r["name"] for r in pack.rules]
         for rule in pack.rules:
             AlertRule.objects.update_or_create(name=rule["name"], defaults={
                 **{k: rule[k] for k in RULE_FIELDS}, "labels": _rule_labels(pack.code, rule), "pack": pack.code,
@@ -129,7 +134,7 @@ def sync_all(*, actor: Any, selected: dict[str, Pack] | None = None) -> SyncResu
         try:
             outcome = sync_pack(actor=actor, pack=pack)
         except ShanzhiError as exc:
-            result.refused[code] = str(exc.message if hasattr(exc, "message") else exc)
+            result.refused[code] = str(exc.message)
             continue
         getattr(result, outcome).append(code)
     return result
@@ -151,12 +156,13 @@ def _resolve_alerts(rule_ids: list[int], now: dt.datetime) -> UpsertResult:
 
 def _reconcile(installed: InstalledPack, names: list[str] | None = None, *, refresh: bool = False) -> None:
     """Make the enabled rule copies match the activations of a pack (inside the caller's transaction)."""
-    templates = {r.name: r for r in AlertRule.objects.filter(pack=installed.code, region_prefix="")}
+    ours = AlertRule.objects.filter(pack=installed.code, labels__has_key="scenario_rule")  # not hand-made rules
+    templates = {r.name: r for r in ours.filter(region_prefix="")}
     wanted_names = set(names if names is not None else [r["name"] for r in installed.rules])
     regions = list(installed.activations.values_list("region_code", flat=True))
     wanted = {copy_name(base, prefix_of(code)): (templates[base], prefix_of(code))
               for code in _covering(regions) for base in wanted_names if base in templates}
-    copies = {r.name: r for r in AlertRule.objects.filter(pack=installed.code).exclude(region_prefix="")}
+    copies = {r.name: r for r in ours.exclude(region_prefix="")}
     stale = [r.pk for name, r in copies.items() if r.enabled and name not in wanted]
     if stale:
         AlertRule.objects.filter(pk__in=stale).update(enabled=False, updated_at=timezone.now())
@@ -174,7 +180,7 @@ def _reconcile(installed: InstalledPack, names: list[str] | None = None, *, refr
             copy.enabled = True
             copy.save()
     # rules a new version dropped: their templates go too
-    AlertRule.objects.filter(pack=installed.code, region_prefix="").exclude(name__in=wanted_names).delete()
+    ours.filter(region_prefix="").exclude(name__in=wanted_names).delete()
 
 
 def _region(region_code: str) -> Region:

@@ -163,3 +163,11 @@ def test_enabled_categories_follow_activations(synced: Any, admin: Any, tree: An
     assert "vessel_port_report" in codes(VILLAGE)
     assert "vessel_port_report" not in codes(OTHER_TOWN_VILLAGE)
     assert selectors.enabled_packs(VILLAGE) == {"vessel_safety"}
+
+
+def test_a_hand_made_rule_of_the_same_name_is_not_taken_over(tree: Any) -> None:
+    AlertRule.objects.create(name="fire-smoke-density", kind="threshold", parameters={"metric": "x", "value": 1})
+    result = services.sync_all(actor="system")
+    assert "fire" in result.refused and "not this pack's" in result.refused["fire"]
+    assert AlertRule.objects.get(name="fire-smoke-density").parameters == {"metric": "x", "value": 1}
+    assert not InstalledPack.objects.filter(code="fire").exists() and len(result.created) == 19
