@@ -119,3 +119,20 @@ def test_broken_builtin_dir_fails_the_system_check(tmp_path: Path, settings: obj
     messages = check_packs()
     assert len(messages) == 1 and messages[0].id == "scenarios.E001"
     assert "sample.yaml:2: version:" in messages[0].msg
+
+
+@pytest.mark.parametrize(("season", "day", "expected"), [
+    ({"from": "05-01", "until": "09-16"}, (5, 1), True),
+    ({"from": "05-01", "until": "09-16"}, (9, 16), False),
+    ({"from": "05-01", "until": "09-16"}, (4, 30), False),
+    ({"from": "11-01", "until": "03-01"}, (1, 15), True),  # wraps the new year
+    ({"from": "11-01", "until": "03-01"}, (6, 1), False),
+])
+def test_rule_season_window(season: dict[str, str], day: tuple[int, int], expected: bool) -> None:
+    import datetime as dt
+
+    from shanzhi.alerts.engine import compile_rule
+
+    rule = compile_rule(id=1, name="r", kind="threshold", parameters={"metric": "m", "value": 1, "season": season})
+    at = dt.datetime(2026, day[0], day[1], 12, 0, tzinfo=dt.UTC)
+    assert rule.in_season(at) is expected
