@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shanzhi.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -67,7 +67,7 @@ def rule_set() -> list[CompiledRule]:
 def stream(count: int, rng: random.Random) -> list[Reading]:
     start = dt.datetime(2026, 7, 1, tzinfo=dt.UTC)
     devices = 35_000
-    metrics = list(METRICS) + ["heartbeat", "heartbeat", "activity", "position"]
+    metrics = [*list(METRICS), "heartbeat", "heartbeat", "activity", "position"]
     readings = []
     for i in range(count):
         d = rng.randrange(devices)

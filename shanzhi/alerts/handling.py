@@ -10,6 +10,7 @@ matches it, else ``inhibited`` when an inhibition rule's firing source matches, 
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -181,6 +182,7 @@ def upsert(items: Sequence[AlertInput], *, now: dt.datetime) -> UpsertResult:
         source_changed = False
         new: list[Alert] = []
         changed: list[Alert] = []
+        before: dict[str, tuple[Any, ...]] = {}
         for fp, item in latest.items():
             active = item.ends_at is None or item.ends_at > now
             alert = existing.get(fp)
@@ -192,6 +194,7 @@ def upsert(items: Sequence[AlertInput], *, now: dt.datetime) -> UpsertResult:
                 new.append(alert)
                 source_changed |= suppression.note(fp, item.labels, active)
             else:
+                before[fp] = _values(alert)
                 was_active = alert.ends_at is None or alert.ends_at > now
                 if active and not was_active:  # a new occurrence of a resolved alert
                     alert.starts_at = item.starts_at
@@ -222,12 +225,41 @@ def upsert(items: Sequence[AlertInput], *, now: dt.datetime) -> UpsertResult:
         if new:
             Alert.objects.bulk_create(new, batch_size=500)
         if changed:
-            Alert.objects.bulk_update(changed, _UPDATE_FIELDS, batch_size=500)
+            _write_changes(changed, before, now)
         result.created, result.updated = len(new), len(changed)
         result.alerts = new + changed
         if source_changed:
             recompute(now=now, exclude=set(latest))
     return result
+
+
+def _values(alert: Alert) -> tuple[Any, ...]:
+    return tuple(getattr(alert, f if f != "event" and f != "rule" and f != "acknowledged_by" else f + "_id")
+                 for f in _UPDATE_FIELDS)
+
+
+def _write_changes(changed: list[Alert], before: dict[str, tuple[Any, ...]], now: dt.datetime) -> None:
+    """Write updated alerts with as little SQL as possible.
+
+    Re-sent alerts (Prometheus re-sends every firing alert each evaluation) usually change nothing but
+    ``endsAt``: those are written with one ``UPDATE … WHERE id IN`` per distinct ``endsAt``; the others with a
+    ``bulk_update`` of just the fields that changed."""
+    refresh: dict[Any, list[int]] = defaultdict(list)
+    rest: list[Alert] = []
+    fields: set[str] = set()
+    quiet = {"ends_at", "updated_at"}
+    for alert in changed:
+        old, new = before[alert.fingerprint], _values(alert)
+        diff = {name for name, a, b in zip(_UPDATE_FIELDS, old, new, strict=True) if a != b}
+        if diff <= quiet:
+            refresh[alert.ends_at].append(alert.pk)
+        else:
+            rest.append(alert)
+            fields |= diff
+    for ends_at, ids in refresh.items():
+        Alert.objects.filter(pk__in=ids).update(ends_at=ends_at, updated_at=now)
+    if rest:
+        Alert.objects.bulk_update(rest, sorted(fields | quiet), batch_size=500)
 
 
 def recompute(*, now: dt.datetime, region_prefix: str = "", exclude: Iterable[str] = ()) -> int:

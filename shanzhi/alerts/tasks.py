@@ -94,9 +94,10 @@ def notify(now: dt.datetime) -> NotifyResult:
             "fingerprint", "labels", "annotations", "region_code", "group_key", "severity", "escalated_level",
             "starts_at", "created_at", "status", "ends_at"):
         groups[f"{alert.region_code}|{alert.group_key}"[:200]].append(alert)
-    states = {g.key: g for g in NotificationGroup.objects.all()}
     cache: dict[str, list[int]] = {}
     with transaction.atomic():
+        _exclusive("shanzhi.alerts.notify")  # two tick loops never send the same group twice
+        states = {g.key: g for g in NotificationGroup.objects.all()}
         for key, alerts in groups.items():
             digest = hashlib.sha256(json.dumps(sorted(a.fingerprint for a in alerts)).encode()).hexdigest()
             state = states.get(key)
@@ -171,6 +172,16 @@ def escalate_unacknowledged(now: dt.datetime, *, limit: int = 500) -> int:
                 for a in rows])
         moved = len(rows)
     return moved
+
+
+def _exclusive(name: str) -> None:
+    """A transaction-long lock on PostgreSQL (SQLite serialises writers anyway)."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big") & 0x7FFFFFFF
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
 
 
 def _skip_locked() -> bool:

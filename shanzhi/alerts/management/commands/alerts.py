@@ -35,10 +35,10 @@ class Command(BaseCommand):
             signal.signal(signal.SIGTERM, stop)
             signal.signal(signal.SIGINT, stop)
         while True:
-            close_old_connections()
             result = tick()
             self.stdout.write(f"alerts tick: {result.changed} status changes, {result.transitions} rule "
                               f"transitions, {result.notifications} notifications, {result.escalated} escalated")
             if not options["loop"] or stopping:
                 break
             time.sleep(options["interval"])
+            close_old_connections()
