@@ -89,6 +89,17 @@ class CompiledRule:
     inside: bool = False
     group_label: str = "group"
     distance_nm: float = 8.0
+    season: tuple[tuple[int, int], tuple[int, int]] | None = None  # ((month, day) from, (month, day) until)
+
+    def in_season(self, at: dt.datetime) -> bool:
+        """Whether ``at`` (local date) lies in the rule's season: from inclusive, until exclusive; a season may
+        wrap the new year.  A rule without a season is always in season."""
+        if self.season is None:
+            return True
+        start, end = self.season
+        local = timezone.localtime(at) if timezone.is_aware(at) else at
+        day = (local.month, local.day)
+        return start <= day < end if start <= end else (day >= start or day < end)
 
 
 def _num(params: dict[str, Any], name: str, *, minimum: float | None = None) -> float:
@@ -123,6 +134,8 @@ def compile_rule(*, id: int, name: str, kind: str, parameters: Any, severity: st
                         annotations=dict(annotations or {}), for_seconds=float(for_seconds),
                         region_prefix=region_prefix or "", params=parameters)
     p = parameters
+    if "season" in p:
+        rule.season = _season(p["season"])
     if kind == "threshold":
         rule.metric = _str(p, "metric")
         op = p.get("op", ">")
@@ -180,6 +193,24 @@ def compile_rule(*, id: int, name: str, kind: str, parameters: Any, severity: st
     else:
         raise RuleError("kind", "unknown rule kind")
     return rule
+
+
+def _season(value: Any) -> tuple[tuple[int, int], tuple[int, int]]:
+    """``{"from": "05-01", "until": "09-16"}``: month-day bounds (local dates), e.g. a closed fishing season."""
+    if not isinstance(value, dict) or set(value) != {"from", "until"}:
+        raise RuleError("season", 'an object {"from": "MM-DD", "until": "MM-DD"}')
+    bounds = []
+    for name in ("from", "until"):
+        raw = value[name]
+        try:
+            month, day = (int(x) for x in str(raw).split("-"))
+            dt.date(2024, month, day)  # a leap year: 02-29 is a valid bound
+        except ValueError:
+            raise RuleError(f"season.{name}", "a month-day MM-DD") from None
+        bounds.append((month, day))
+    if bounds[0] == bounds[1]:
+        raise RuleError("season.until", "must differ from season.from")
+    return bounds[0], bounds[1]
 
 
 class _SafeDict(dict[str, Any]):
@@ -282,6 +313,8 @@ class Engine:
             for rule in rules:
                 if rule.region_prefix and not r.region_code.startswith(rule.region_prefix):
                     continue
+                if rule.season is not None and not rule.in_season(r.at):
+                    continue
                 kind = rule.kind
                 if kind == "threshold":
                     hit = rule.test(r.value, rule.threshold)  # type: ignore[misc]
@@ -301,6 +334,8 @@ class Engine:
                 continue
             for rule in self.by_alarm.get(a.kind, ()):
                 if rule.region_prefix and not a.region_code.startswith(rule.region_prefix):
+                    continue
+                if rule.season is not None and not rule.in_season(a.at):
                     continue
                 self._count(rule, a.region_code, a.grid_id, a.device_id, a.at, out, a.labels)
         if self.absence and (now.timestamp() - self._last_absence_check) >= self.absence_check_seconds:
@@ -594,9 +629,14 @@ def reset_engine() -> None:
         _engine = None
 
 
+# Called after every stored batch with the result and ``now`` (scenario packs turn alerts into events there).
+AFTER_FEED: list[Callable[[UpsertResult, dt.datetime], None]] = []
+
+
 def feed(readings: Sequence[Reading] = (), alarms: Sequence[DeviceAlarm] = (), *,
          now: dt.datetime | None = None) -> UpsertResult:
-    """Evaluate a batch of readings and device alarms and store the alert transitions they cause."""
+    """Evaluate a batch of readings and device alarms and store the alert transitions they cause; then call
+    the :data:`AFTER_FEED` listeners."""
     now = now or timezone.now()
     engine = get_engine()
     with engine.lock:
@@ -605,7 +645,10 @@ def feed(readings: Sequence[Reading] = (), alarms: Sequence[DeviceAlarm] = (), *
     online = {r.device_id for r in readings} | {a.device_id for a in alarms if a.kind == "online"}
     if online:
         items.extend(_offline_resolutions(online, now))
-    return upsert(items, now=now)
+    result = upsert(items, now=now)
+    for listener in AFTER_FEED:
+        listener(result, now)
+    return result
 
 
 def _offline_resolutions(devices: set[str], now: dt.datetime) -> list[AlertInput]:
