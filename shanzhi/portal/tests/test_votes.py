@@ -221,3 +221,15 @@ def test_resident_pages_need_login_and_a_resident(tree: factories.Tree) -> None:
     staff = factories.make_user("village_admin", tree.village_a1a1)
     assert _client(staff).post(reverse("portal:plan", args=[d.pk]), {"text": "x"}).status_code in (403, 404)
     assert not PlanComment.objects.exists()
+
+
+def test_staff_convene_form_sets_portal_voting(tree: factories.Tree) -> None:
+    helpers.resident_user(tree.village_a1a1, birth_date=ADULT)
+    admin = factories.make_user("village_admin", tree.village_a1a1)
+    now = timezone.localtime()
+    form = {"region_code": tree.village_a1a1, "kind": "villagers", "roster_kind": "adult_villagers",
+            "held_at": (now + dt.timedelta(days=9)).strftime("%Y-%m-%dT%H:%M"), "notice_at": now.strftime(
+                "%Y-%m-%dT%H:%M"), "items": "修路"}
+    _client(admin).post(reverse("affairs:meeting_create"), {**form, "title": "门户表决", "portal_voting": "on"})
+    _client(admin).post(reverse("affairs:meeting_create"), {**form, "title": "现场表决"})
+    assert dict(Meeting.objects.values_list("title", "portal_voting")) == {"门户表决": True, "现场表决": False}
