@@ -259,6 +259,8 @@ class Meeting(ScopedModel):
     notice_at = models.DateTimeField(_("notice given at"))
     roster_kind = models.CharField(_("roster"), max_length=20, choices=RosterKind.choices)
     secret_ballot = models.BooleanField(_("secret ballot"), default=False)
+    # residents on the roster sign in and vote themselves on the portal
+    portal_voting = models.BooleanField(_("voting on the portal"), default=False)
     status = models.CharField(_("status"), max_length=10, choices=MeetingStatus.choices,
                               default=MeetingStatus.CONVENED)
     minutes = models.TextField(_("minutes"), blank=True)
@@ -526,3 +528,39 @@ class PowerExercise(ScopedModel):
 
     def __str__(self) -> str:
         return self.subject
+
+
+# --- residents' comments on a plan under publication (moderated) ---
+
+
+class CommentStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+
+
+class PlanComment(ScopedModel):
+    """A resident's comment on a decision's plan while it is published; shown publicly once approved."""
+
+    decision = models.ForeignKey(Decision, on_delete=models.CASCADE, related_name="comments")
+    resident = models.ForeignKey("people.Resident", on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField(_("comment"), max_length=1000)
+    status = models.CharField(_("status"), max_length=10, choices=CommentStatus.choices,
+                              default=CommentStatus.PENDING, db_index=True)
+    moderated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    moderated_at = models.DateTimeField(_("moderated at"), null=True, blank=True)
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("comment on a plan")
+        verbose_name_plural = _("comments on plans")
+
+    def __str__(self) -> str:
+        return self.text[:40]
+
+    @property
+    def author_masked(self) -> str:
+        return mask("name", self.resident.name)

@@ -452,7 +452,8 @@ ROSTERS_FOR = {
 
 def meeting_convene(*, actor: Any, region_code: str, kind: str, title: str, held_at: dt.datetime,
                     notice_at: dt.datetime, roster_kind: str = "", secret_ballot: bool = False,
-                    decision_ids: list[int] | None = None, items: list[str] | None = None) -> Meeting:
+                    decision_ids: list[int] | None = None, items: list[str] | None = None,
+                    portal_voting: bool = False) -> Meeting:
     """Convene a meeting: the roster is snapshotted now; notice must precede it by the lead time."""
     _village(region_code)
     _write_scope(actor, "affairs.manage", region_code)
@@ -484,7 +485,8 @@ def meeting_convene(*, actor: Any, region_code: str, kind: str, title: str, held
                                detail={"roster_kind": "no people on this roster"})
     with transaction.atomic():
         meeting = Meeting.objects.create(region_code=region_code, kind=kind, title=title, held_at=held_at,
-                                         notice_at=notice_at, roster_kind=roster_kind, secret_ballot=secret_ballot)
+                                         notice_at=notice_at, roster_kind=roster_kind, secret_ballot=secret_ballot,
+                                         portal_voting=portal_voting)
         for e in roster:
             e.meeting = meeting
         RosterEntry.objects.bulk_create(roster)

@@ -1,6 +1,6 @@
 from django.urls import URLPattern, URLResolver, path
 
-from . import views
+from . import moderation_views, views
 
 app_name = "affairs"
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -40,4 +40,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("public/<str:code>/powers/", views.public_powers, name="public_powers"),
     path("verify/", views.verify, name="public_verify"),
     path("verify/<str:code>/", views.verify, name="public_verify_code"),
+    path("comments/", moderation_views.comment_list, name="comment_list"),
+    path("comments/<int:comment_id>/moderate/", moderation_views.comment_moderate, name="comment_moderate"),
 ]

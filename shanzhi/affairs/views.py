@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 from shanzhi.core.errors import NotFound, PermissionDenied, ShanzhiError, ValidationFailed
 from shanzhi.core.scope import can
 
-from . import calendar, publish, rules, selectors, services
+from . import calendar, comments, publish, rules, selectors, services
 from .models import (
     STAGE_ORDER,
     Cadence,
@@ -216,7 +216,7 @@ def meeting_create(request: HttpRequest) -> HttpResponse:
             actor=request.user, region_code=p.get("region_code", ""), kind=p.get("kind", ""),
             title=p.get("title", ""), held_at=_aware(p.get("held_at", ""), "held_at"),
             notice_at=_aware(p.get("notice_at", ""), "notice_at"), roster_kind=p.get("roster_kind", ""),
-            secret_ballot=p.get("secret_ballot") == "on",
+            secret_ballot=p.get("secret_ballot") == "on", portal_voting=p.get("portal_voting") == "on",
             decision_ids=[_int(x) for x in p.getlist("decisions") if x],
             items=[x for x in p.get("items", "").splitlines() if x.strip()])
 
@@ -580,7 +580,7 @@ def public_decisions(request: HttpRequest, code: str) -> HttpResponse:
 def public_decision(request: HttpRequest, code: str, decision_id: int) -> HttpResponse:
     d = selectors.public_decision(code, decision_id)
     return _pub(request, "decision.html", code, d=d, steps=d.steps.select_related("meeting"),
-                opinions=d.opinions.all(), stage_order=STAGE_ORDER,
+                opinions=d.opinions.all(), stage_order=STAGE_ORDER, comments=comments.public_comments(d),
                 publications=selectors.publications_for("decision", [d.pk]).get(str(d.pk), []))
 
 

@@ -1,6 +1,6 @@
 from django.urls import URLPattern, URLResolver, path, re_path
 
-from . import views
+from . import views, votes_views
 
 app_name = "portal"
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -27,4 +27,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     re_path(r"^(?P<code>\d{12})/$", views.village, name="village"),
     re_path(r"^(?P<code>\d{12})/search/$", views.village_search, name="village_search"),
     re_path(r"^(?P<code>\d{12})/notices/(?P<pk>\d+)/$", views.notice, name="notice"),
+    path("me/votes/<int:pk>/", votes_views.vote, name="vote"),
+    path("me/plans/<int:pk>/", votes_views.plan, name="plan"),
 ]

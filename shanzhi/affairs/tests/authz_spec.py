@@ -176,3 +176,31 @@ ROUTES = [
     Route("affairs:stats", "list", _decision_region),
     Route("affairs:stats_export", "list", _decision_region),
 ]
+
+
+# --- moderation of residents' comments on published plans (affairs.moderate) ---
+
+
+def _plan_comment(code: str) -> Built:
+    from shanzhi.affairs.models import PlanComment
+    from shanzhi.testing.factories import make_user
+
+    village = village_in(code)
+    d = helpers.decision(village, title=f"公示{next(_seq)}-{village}")
+    resident = make_resident(village)
+    row = PlanComment.objects.create(region_code=village, decision=d, resident=resident,
+                                     user=make_user("resident", village), text=f"意见{next(_seq)}-{village}")
+    return Built({"comment_id": row.pk}, row.text, row)
+
+
+def _comment_changed(built: Built) -> bool:
+    from shanzhi.affairs.models import PlanComment
+
+    return PlanComment.objects.get(pk=built.obj.pk).status != "pending"
+
+
+ROUTES += [
+    Route("affairs:comment_list", "list", _nokw(_plan_comment)),
+    Route("affairs:comment_moderate", "action", _plan_comment, method="POST",
+          payload=lambda b: {"decision": "approve"}, changed=_comment_changed),
+]

@@ -122,3 +122,63 @@ ROUTES = [
     Route("portal:staff_notice_withdraw", "action", _notice, method="POST",
           changed=lambda b: Notice.objects.get(pk=b.obj.pk).withdrawn),
 ]
+
+
+# --- a resident's votes and plan comments (village affairs on the portal) ---
+
+
+def _portal_meeting(region_code: str) -> Built:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from shanzhi.affairs import services as affairs
+
+    _resident, user = helpers.resident_user(region_code, birth_date=dt.date(1970, 5, 1))
+    now = timezone.now()
+    m = affairs.meeting_convene(actor="system", region_code=region_code, kind="villagers",
+                                roster_kind="adult_villagers", title=f"网上表决-{region_code}",
+                                held_at=now + dt.timedelta(days=8), notice_at=now, items=["修路"],
+                                portal_voting=True)
+    return Built(kwargs={"pk": m.pk}, marker=m.title, obj=(m, user))
+
+
+def _published_plan(region_code: str) -> Built:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from shanzhi.affairs.models import Decision, Stage
+    from shanzhi.affairs.tests import helpers as affairs_helpers
+
+    _resident, user = helpers.resident_user(region_code)
+    d = affairs_helpers.decision(region_code, title=f"公示方案-{region_code}")
+    Decision.objects.filter(pk=d.pk).update(stage=Stage.JOINT_MEETING,
+                                            plan_published_at=timezone.now() - dt.timedelta(days=1))
+    return Built(kwargs={"pk": d.pk}, marker=d.number, obj=(d, user))
+
+
+def _signed_in(built: Built) -> bool:
+    from shanzhi.affairs.models import RosterEntry
+
+    return RosterEntry.objects.filter(meeting=built.obj[0], present=True).exists()
+
+
+def _commented(built: Built) -> bool:
+    from shanzhi.affairs.models import PlanComment
+
+    return PlanComment.objects.filter(decision=built.obj[0]).exists()
+
+
+def _second(built: Built) -> object:
+    return built.obj[1]
+
+
+ROUTES += [
+    Route("portal:vote", "detail", _portal_meeting, login_as=_second, **RESIDENT),  # type: ignore[arg-type]
+    Route("portal:vote", "action", _portal_meeting, login_as=_second, method="POST",
+          payload=lambda b: {"what": "sign_in"}, changed=_signed_in, **RESIDENT),  # type: ignore[arg-type]
+    Route("portal:plan", "detail", _published_plan, login_as=_second, **RESIDENT),  # type: ignore[arg-type]
+    Route("portal:plan", "action", _published_plan, login_as=_second, method="POST",
+          payload=lambda b: {"text": "越界意见"}, changed=_commented, **RESIDENT),  # type: ignore[arg-type]
+]
