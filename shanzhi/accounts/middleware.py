@@ -41,7 +41,9 @@ class SecondFactorMiddleware:
 
     # only the steps of logging in and setting up the factor; every other page (my account, user
     # administration, audit log) waits for the code.  The API checks the same in its session auth.
-    ALLOWED_PREFIXES = ("/static/", "/i18n/", "/api/")
+    # /api/v1/ checks the factor itself (shanzhi/api/auth.py); other JSON routes (the Alertmanager API, Open311)
+    # accept a session only through this gate, so an unverified session is turned away there too.
+    ALLOWED_PREFIXES = ("/static/", "/i18n/", "/api/v1/")
     ALLOWED_NAMES = ("accounts:login", "accounts:logout", "accounts:otp", "accounts:otp_setup")
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:

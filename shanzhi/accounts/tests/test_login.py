@@ -205,7 +205,9 @@ def test_require_2fa_gates_officials_but_not_residents(client, tree, make_user, 
     settings.SHANZHI_REQUIRE_2FA = True
     official = make_user("town_admin", tree.town_a1a)
     client.force_login(official)
-    for path in ["/", "/accounts/me/", "/accounts/users/", "/accounts/audit/"]:
+    # pages, and the JSON routes outside /api/v1/ that accept a session (Alertmanager API reads)
+    for path in ["/", "/accounts/me/", "/accounts/users/", "/accounts/audit/", "/api/v2/alerts",
+                 "/api/v2/silences"]:
         response = client.get(path)
         assert response.status_code == 302 and response["Location"].startswith(reverse("accounts:otp")), path
     page = client.get(reverse("accounts:otp"))
