@@ -109,8 +109,9 @@ def apply_errors(form: forms.Form, exc: ShanzhiError, aliases: dict[str, str] | 
 
 
 # --- queue filters ----------------------------------------------------------------------------------
-def _category_choices(empty: str) -> list[tuple[str, Any]]:
-    rows = list(Category.objects.filter(active=True).select_related("parent").order_by("sort", "code"))
+def _category_choices(empty: str, hidden: frozenset[str] = frozenset()) -> list[tuple[str, Any]]:
+    rows = [c for c in Category.objects.filter(active=True).select_related("parent").order_by("sort", "code")
+            if c.code not in hidden]
     tops = [c for c in rows if c.parent_id is None]
     groups: list[tuple[str, Any]] = [("", empty)]
     for top in tops:
@@ -247,9 +248,10 @@ class ReportForm(forms.Form):
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=100)
 
     def __init__(self, *args: Any, grids: list[tuple[int, str]], regions: list[tuple[str, str]],
-                 category: Category | None, **kwargs: Any) -> None:
+                 category: Category | None, hidden: frozenset[str] = frozenset(), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._choices("category", _category_choices("—"))
+        # categories of scenario packs that are not enabled where the reporter works are not offered
+        self._choices("category", _category_choices("—", hidden))
         self._choices("grid", [("", "—"), *grids])
         self._choices("region", [("", "—"), *regions])
         self.custom_names: list[str] = []

@@ -302,6 +302,20 @@ def _report_places(user: Any) -> tuple[list[tuple[int, str]], list[tuple[str, st
     return [(g.pk, f"{g.region.name} · {g.number} {g.name}") for g in grids], villages, mine
 
 
+def _hidden_categories(user: Any, grids: list[tuple[int, str]], mine: list[int],
+                       villages: list[tuple[str, str]]) -> frozenset[str]:
+    """Pack categories not enabled where the reporter works (their grid, their only village, or their region)."""
+    from shanzhi.scenarios.selectors import hidden_categories
+
+    if mine:
+        home = Grid.objects.filter(pk=mine[0]).values_list("region_code", flat=True).first() or ""
+    elif villages:
+        home = villages[0][0]
+    else:
+        home = next((code for _role, code in user._assignment_rows()), "")
+    return frozenset(hidden_categories(home)) if home else frozenset()
+
+
 def _category(code: str | None) -> Category | None:
     if not code:
         return None
@@ -312,6 +326,7 @@ def _category(code: str | None) -> Category | None:
 def report(request: HttpRequest) -> HttpResponse:
     user = request.user
     grids, villages, mine = _report_places(user)
+    hidden = _hidden_categories(user, grids, mine, villages)
     code = request.POST.get("category") if request.method == "POST" else request.GET.get("category")
     category = _category(code)
     if request.method != "POST":
@@ -320,9 +335,9 @@ def report(request: HttpRequest) -> HttpResponse:
             initial["grid"] = mine[0]
         elif len(villages) == 1:
             initial["region"] = villages[0][0]
-        form = ReportForm(initial=initial, grids=grids, regions=villages, category=category)
+        form = ReportForm(initial=initial, grids=grids, regions=villages, category=category, hidden=hidden)
         return render(request, "events/report.html", {"form": form, "category": category})
-    form = ReportForm(request.POST, request.FILES, grids=grids, regions=villages, category=category)
+    form = ReportForm(request.POST, request.FILES, grids=grids, regions=villages, category=category, hidden=hidden)
     if form.is_valid():
         data = form.cleaned_data
         intake = services.Intake(

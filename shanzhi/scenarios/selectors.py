@@ -24,14 +24,20 @@ def enabled_packs(region_code: str) -> set[str]:
             if region_code.startswith(prefix_of(code))}
 
 
-def enabled_categories(region_code: str) -> QuerySet[Category]:
-    """The active leaf categories a report form offers in a region: the built-in ones, plus those of the packs
-    enabled there.  A pack's categories are hidden where it is not enabled."""
+def hidden_categories(region_code: str) -> set[str]:
+    """Codes of the categories of packs that are installed but not enabled for ``region_code``."""
     enabled = enabled_packs(region_code)
     hidden: set[str] = set()
     for code, categories in InstalledPack.objects.values_list("code", "categories"):
         if code not in enabled:
             hidden.update(categories)
+    return hidden
+
+
+def enabled_categories(region_code: str) -> QuerySet[Category]:
+    """The active leaf categories a report form offers in a region: the built-in ones, plus those of the packs
+    enabled there.  A pack's categories are hidden where it is not enabled."""
+    hidden = hidden_categories(region_code)
     return (Category.objects.filter(active=True, parent__isnull=False).exclude(code__in=hidden)
             .select_related("parent").order_by("sort", "code"))
 
