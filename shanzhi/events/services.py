@@ -407,7 +407,7 @@ def event_transition(*, event_id: int, actor: Any, action: str, opinion: str = "
         now = timezone.now()
         deltas: dict[str, int] = {}
         data = _apply(event, rule, actor, opinion, params, now, deltas)
-        if rule.target is not None and not getattr(event, "_target_overridden", False):
+        if rule.target is not None and event.status == from_status:  # _apply may have decided otherwise
             event.status = rule.target
         if event.status != from_status:
             deltas[f"status:{from_status}"] = deltas.get(f"status:{from_status}", 0) - 1
@@ -522,8 +522,7 @@ def _apply(event: Event, rule: Rule, actor: Any, opinion: str, params: dict[str,
             event.reopen_count += 1
             event.closed_at = None
             event.closed_level = ""
-            event.status = Status.REOPENED  # overrides the table's target, recorded in the timeline
-            rule_target_override(event)
+            event.status = Status.REOPENED  # instead of the table's target; recorded in the timeline
         return {"rating": rating, "comment": comment}
     if action == "reopen":
         if event.status in (Status.CLOSED, Status.RATED) and event.closed_level:
@@ -550,11 +549,6 @@ def _apply(event: Event, rule: Rule, actor: Any, opinion: str, params: dict[str,
         deltas["voided"] = 1
         return {}
     return {}
-
-
-def rule_target_override(event: Event) -> None:
-    """Marker for readers: the rating rule's target (rated) was overridden by a reopen."""
-    event._target_overridden = True  # type: ignore[attr-defined]
 
 
 def _actor_centre(actor: Any) -> Centre | None:
