@@ -9,7 +9,6 @@ devices) and reports its counters in :class:`~shanzhi.devices.models.Gateway`.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+import orjson
 from django.db import close_old_connections
 from django.utils import timezone
 
@@ -66,13 +66,31 @@ def make_client(address: BrokerAddress, client_id: str, *, manual_ack: bool = Fa
     return client
 
 
+_PREFIX_LEN = len(TOPIC_PREFIX)
+
+
 def parse_topic(topic: str) -> tuple[str, str] | None:
+    """``(device_id, type)`` of a device topic, or None."""
     if not topic.startswith(TOPIC_PREFIX):
         return None
-    parts = topic[len(TOPIC_PREFIX):].split("/")
-    if len(parts) != 2 or not parts[0]:
+    device_id, sep, kind = topic[_PREFIX_LEN:].partition("/")
+    if not sep or not device_id or "/" in kind:
         return None
-    return parts[0], parts[1]
+    return device_id, kind
+
+
+def decode(topic: str, payload: bytes) -> processing.Message | None:
+    """The message a publish carries, or None when its topic or JSON object payload is malformed."""
+    target = parse_topic(topic)
+    if target is None:
+        return None
+    try:
+        body = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    return processing.Message(target[0], target[1], body)
 
 
 class MqttGateway:
@@ -124,15 +142,11 @@ class MqttGateway:
             messages: list[processing.Message] = []
             bad = 0
             for topic, _mid, _qos, payload in batch:
-                target = parse_topic(topic)
-                try:
-                    body = json.loads(payload) if target else None
-                except (ValueError, UnicodeDecodeError):
-                    body = None
-                if target is None or not isinstance(body, dict):
+                message = decode(topic, payload)
+                if message is None:
                     bad += 1
-                    continue
-                messages.append(processing.Message(target[0], target[1], body))
+                else:
+                    messages.append(message)
             COUNTERS.add("rejected_bad_payload", bad)
             if messages:
                 processing.process(messages)

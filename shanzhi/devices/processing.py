@@ -27,7 +27,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -47,15 +47,13 @@ MAX_ID = 64
 METRIC_MAX = 64
 
 
-@dataclass(frozen=True)
-class Message:
+class Message(NamedTuple):
     device_id: str
     type: str
     payload: Any
 
 
-@dataclass(frozen=True)
-class Result:
+class Result(NamedTuple):
     device_id: str
     id: str
     status: str  # accepted, duplicate, rejected
@@ -113,9 +111,15 @@ class DeviceCache:
 CACHE = DeviceCache()
 
 
-def _parse_ts(value: Any) -> float | None:
+def _parse_ts(value: Any, memo: dict[str, float | None] | None = None) -> float | None:
+    """Epoch seconds of an ISO 8601 time (UTC when no offset); ``memo`` caches repeats within a batch."""
     if not isinstance(value, str) or len(value) > 40:
         return None
+    if memo is not None:
+        if value in memo:
+            return memo[value]
+        memo[value] = parsed_ts = _parse_ts(value)
+        return parsed_ts
     try:
         parsed = dt.datetime.fromisoformat(value)
     except ValueError:
@@ -158,19 +162,20 @@ def process(
     counts: Counter[str] = Counter()
     touched: dict[str, float] = {}
     pending: list[tuple[int, Message, DeviceInfo, str, float]] = []
-    for index, msg in enumerate(messages):
-        payload = msg.payload
-        device_id = msg.device_id
+    memo: dict[str, float | None] = {}
+    accepted_heartbeats = 0
+    for index, (device_id, kind, payload) in enumerate(messages):
         mid = payload.get("id") if isinstance(payload, dict) else None
-        if not isinstance(mid, str | int) or isinstance(mid, bool) or not str(mid) or len(str(mid)) > MAX_ID:
+        if type(mid) is int:
+            mid = str(mid)
+        if type(mid) is not str or not mid or len(mid) > MAX_ID:
             results[index] = Result(device_id, "", "rejected", "bad_payload")
             counts["rejected_bad_payload"] += 1
             continue
-        mid = str(mid)
         info = devices.get(device_id)
         reason = ""
-        ts = _parse_ts(payload.get("ts"))
-        if msg.type not in TYPES or ts is None:
+        ts = _parse_ts(payload.get("ts"), memo)
+        if kind not in TYPES or ts is None:
             reason = "bad_payload"
         elif info is None:
             reason = "unknown_device"
@@ -187,14 +192,16 @@ def process(
             counts["rejected_" + reason] += 1
             continue
         assert info is not None and ts is not None
-        seen_at = min(ts, now_ts)
+        seen_at = ts if ts < now_ts else now_ts
         if touched.get(device_id, 0.0) < seen_at:
             touched[device_id] = seen_at
-        if msg.type == "heartbeat":
+        if kind == "heartbeat":
             results[index] = Result(device_id, mid, "accepted")
-            counts["accepted_heartbeat"] += 1
+            accepted_heartbeats += 1
         else:
-            pending.append((index, msg, info, mid, ts))
+            pending.append((index, messages[index], info, mid, ts))
+    if accepted_heartbeats:
+        counts["accepted_heartbeat"] += accepted_heartbeats
     if pending:
         _process_pending(pending, results, counts, now)
     (store or presence.store()).touch_many(touched)
