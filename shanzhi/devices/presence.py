@@ -65,22 +65,49 @@ class MemoryPresence:
 
 
 class RedisPresence:
-    """One Redis hash ``shanzhi:devices:last_seen`` shared by every gateway; one HSET per batch."""
+    """One Redis hash ``shanzhi:devices:last_seen`` shared by every gateway; one round trip per batch.
+
+    Several gateways may report the same device (a device reconnecting to another gateway, HTTP batches in web
+    workers), so a write keeps the *later* time: a small Lua script compares each field before setting it,
+    atomically on the server.
+    """
 
     KEY = "shanzhi:devices:last_seen"
+    _KEEP_LATEST = """
+local changed = 0
+for i = 1, #ARGV, 2 do
+  local old = redis.call('HGET', KEYS[1], ARGV[i])
+  if (not old) or tonumber(old) < tonumber(ARGV[i + 1]) then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+    changed = changed + 1
+  end
+end
+return changed
+"""
 
-    def __init__(self, url: str) -> None:
-        import redis  # type: ignore[import-not-found,unused-ignore]
+    def __init__(self, url: str, key: str = KEY) -> None:
+        import redis
 
+        self.key = key
         self.client: Any = redis.Redis.from_url(url)
+        self._script = self.client.register_script(self._KEEP_LATEST)
 
     def touch_many(self, items: dict[str, float]) -> None:
-        if items:
-            self.client.hset(self.KEY, mapping=items)
+        if not items:
+            return
+        args: list[str] = []
+        for device_id, at in items.items():
+            args.append(device_id)
+            args.append(repr(float(at)))
+        for start in range(0, len(args), 2000):  # bounded script arguments per call
+            self._script(keys=[self.key], args=args[start:start + 2000])
 
     def snapshot(self) -> dict[str, float]:
-        raw = self.client.hgetall(self.KEY)
+        raw = self.client.hgetall(self.key)
         return {k.decode(): float(v) for k, v in raw.items()}
+
+    def clear(self) -> None:
+        self.client.delete(self.key)
 
 
 _store: PresenceStore | None = None
@@ -151,7 +178,7 @@ def flush(
             last_dt = dt.datetime.fromtimestamp(last, tz=dt.UTC) if last else None
             changes.append((pk, device_id, status, new, last_dt, row))
     if changes or snap:
-        _write(changes, snap, now, result)
+        write_changes(changes, snap, now, result)
     return result
 
 
@@ -161,12 +188,17 @@ def _chunks(items: list[int], size: int = 5000) -> Iterable[list[int]]:
         yield items[start:start + size]
 
 
-def _write(
+def write_changes(
     changes: list[tuple[int, str, str, str, dt.datetime | None, tuple[Any, ...]]],
     snap: list[tuple[int, float]],
     now: dt.datetime,
     result: FlushResult,
 ) -> None:
+    """Write status transitions (rows, ``Device.status``, flapping, alarms after commit) and last-seen snapshots.
+
+    The one writer of presence results, shared by :func:`flush` and the GB/T 28181 gateway's own sweep.
+    ``changes`` rows are ``(pk, device_id, old status, new status, last seen, row)``; ``snap`` is ``(pk, epoch)``.
+    """
     window_start = now - dt.timedelta(seconds=int(conf.get("SHANZHI_FLAP_WINDOW_SECONDS")))
     threshold = int(conf.get("SHANZHI_FLAP_THRESHOLD"))
     alarms: list[DeviceAlarm] = []

@@ -612,6 +612,6 @@ def sweep(*, now: dt.datetime | None = None, snapshot: bool = False,
         last_dt = dt.datetime.fromtimestamp(last, tz=dt.UTC) if last else None
         changes.append((pk, device_id, status, new, last_dt, row))
     if changes or snap:
-        presence._write(changes, snap, now, result)
+        presence.write_changes(changes, snap, now, result)
     count("swept")
     return result
