@@ -90,6 +90,14 @@ class CompiledRule:
     group_label: str = "group"
     distance_nm: float = 8.0
     season: tuple[tuple[int, int], tuple[int, int]] | None = None  # ((month, day) from, (month, day) until)
+    match: dict[str, frozenset[str]] | None = None  # label -> allowed values; None = every reading/alarm
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        """Whether a reading's or alarm's labels satisfy the rule's ``match`` (every named label has one of the
+        allowed values; a missing label does not match)."""
+        if self.match is None:
+            return True
+        return all(labels.get(name) in allowed for name, allowed in self.match.items())
 
     def in_season(self, at: dt.datetime) -> bool:
         """Whether ``at`` (local date) lies in the rule's season: from inclusive, until exclusive; a season may
@@ -136,6 +144,10 @@ def compile_rule(*, id: int, name: str, kind: str, parameters: Any, severity: st
     p = parameters
     if "season" in p:
         rule.season = _season(p["season"])
+    if "match" in p:
+        if kind not in ("threshold", "count_window", "geofence") or p.get("source") == "event":
+            raise RuleError("match", "only for rules over readings or alarms")
+        rule.match = _match(p["match"])
     if kind == "threshold":
         rule.metric = _str(p, "metric")
         op = p.get("op", ">")
@@ -193,6 +205,20 @@ def compile_rule(*, id: int, name: str, kind: str, parameters: Any, severity: st
     else:
         raise RuleError("kind", "unknown rule kind")
     return rule
+
+
+def _match(value: Any) -> dict[str, frozenset[str]]:
+    """``{"site": "school"}`` or ``{"site": ["school", "kindergarten"]}``: label equality matchers."""
+    if not isinstance(value, dict) or not value or len(value) > 16:
+        raise RuleError("match", "an object of label names to a value or a list of values")
+    out: dict[str, frozenset[str]] = {}
+    for name, allowed in value.items():
+        values = allowed if isinstance(allowed, list) else [allowed]
+        if (not isinstance(name, str) or not name or not values
+                or not all(isinstance(v, str | int) and not isinstance(v, bool) for v in values)):
+            raise RuleError("match", "an object of label names to a value or a list of values")
+        out[name] = frozenset(str(v) for v in values)
+    return out
 
 
 def _season(value: Any) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -315,6 +341,8 @@ class Engine:
                     continue
                 if rule.season is not None and not rule.in_season(r.at):
                     continue
+                if rule.match is not None and not rule.matches(r.labels):
+                    continue
                 kind = rule.kind
                 if kind == "threshold":
                     hit = rule.test(r.value, rule.threshold)  # type: ignore[misc]
@@ -336,6 +364,8 @@ class Engine:
                 if rule.region_prefix and not a.region_code.startswith(rule.region_prefix):
                     continue
                 if rule.season is not None and not rule.in_season(a.at):
+                    continue
+                if rule.match is not None and not rule.matches(a.labels):
                     continue
                 self._count(rule, a.region_code, a.grid_id, a.device_id, a.at, out, a.labels)
         if self.absence and (now.timestamp() - self._last_absence_check) >= self.absence_check_seconds:

@@ -26,7 +26,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from django.db import connection, transaction
@@ -73,6 +73,16 @@ class DeviceInfo:
     grid_id: int | None
     status: str
     parent_id: int | None
+    labels: dict[str, str] = field(default_factory=dict)  # from the device's attributes["labels"]
+
+
+def device_labels(attributes: Any) -> dict[str, str]:
+    """The labels a device lends to its readings and alarms: ``attributes["labels"]`` (e.g. ``{"site": "school"}``
+    for a camera at a school gate), string values only, at most 16."""
+    raw = attributes.get("labels") if isinstance(attributes, dict) else None
+    if not isinstance(raw, dict):
+        return {}
+    return {str(k)[:64]: str(v)[:256] for k, v in list(raw.items())[:16] if isinstance(v, str | int | float)}
 
 
 class DeviceCache:
@@ -99,9 +109,10 @@ class DeviceCache:
             wanted = sorted(missing)
             for start in range(0, len(wanted), 5000):  # below SQLite's bound-parameter limit
                 rows = Device.objects.filter(device_id__in=wanted[start:start + 5000]).values_list(
-                    "pk", "device_id", "kind", "layer", "region_code", "grid_id", "status", "parent_id")
+                    "pk", "device_id", "kind", "layer", "region_code", "grid_id", "status", "parent_id",
+                    "attributes")
                 for row in rows:
-                    found[row[1]] = DeviceInfo(*row)
+                    found[row[1]] = DeviceInfo(*row[:8], labels=device_labels(row[8]))
             with self._lock:
                 self._items.update(found)
             items = self._items
@@ -276,7 +287,7 @@ def _insert_seen(keys: list[tuple[str, str]], now: dt.datetime) -> set[tuple[str
 def _build(msg: Message, info: DeviceInfo, ts: float) -> tuple[Any, str]:
     p = msg.payload
     at = dt.datetime.fromtimestamp(ts, tz=dt.UTC)
-    labels = {"layer": info.layer, "device_kind": info.kind}
+    labels = {**info.labels, "layer": info.layer, "device_kind": info.kind}
     if msg.type == "telemetry":
         metrics = p.get("metrics")
         if metrics is None and "metric" in p:

@@ -53,6 +53,25 @@ def test_region_prefix_limits_a_rule() -> None:
     assert len(engine.evaluate([water(5, 0, region="330903001001")], [], at(0))) == 1
 
 
+def test_match_limits_a_rule_to_labelled_readings_and_alarms() -> None:
+    engine = Engine([
+        rule(1, "threshold", metric="water_level", op=">", value=3.0, match={"site": ["reservoir", "dyke"]}),
+        rule(2, "count_window", source="alarm", kind="intrusion", count=1, window_seconds=60, per="device",
+             match={"site": "school", "layer": "village_entrance"}),
+    ])
+    assert engine.evaluate([water(5, 0), water(5, 0, device="w2", site="river")], [], at(0)) == []
+    out = engine.evaluate([water(5, 1, device="w3", site="dyke")], [], at(1))
+    assert [a.labels["device_id"] for a in out] == ["w3"]
+
+    def intrusion(device: str, **labels: str) -> DeviceAlarm:
+        return DeviceAlarm(device_id=device, kind="intrusion", at=at(2), region_code=VILLAGE, labels=labels)
+
+    out = engine.evaluate([], [intrusion("c1", site="school"), intrusion("c2", site="market", layer="village_entrance"),
+                               intrusion("c3", site="school", layer="village_entrance")], at(2))
+    fired = [a.labels["device_id"] for a in out if a.labels.get("alertname") == "r2"]
+    assert fired == ["c3"]  # every named label must match
+
+
 def test_count_window_of_alarms_per_grid() -> None:
     engine = Engine([rule(1, "count_window", source="alarm", kind="smoke", count=3, window_seconds=600,
                           per="grid")])
@@ -124,6 +143,12 @@ def test_haversine() -> None:
     ("geofence", {"mode": "outside", "polygon": {"type": "Point"}}, "polygon"),
     ("weather", {"min_level": "purple"}, "min_level"),
     ("nonsense", {}, "kind"),
+    ("threshold", {"metric": "x", "value": 1, "match": "site=school"}, "match"),
+    ("threshold", {"metric": "x", "value": 1, "match": {"site": []}}, "match"),
+    ("threshold", {"metric": "x", "value": 1, "match": {"site": [True]}}, "match"),
+    ("count_window", {"source": "event", "categories": ["fire"], "count": 1, "window_seconds": 60,
+                      "match": {"site": "school"}}, "match"),
+    ("absence", {"seconds": 60, "match": {"site": "school"}}, "match"),
 ])
 def test_bad_rule_parameters_name_the_field(kind: str, params: dict[str, Any], field: str) -> None:
     with pytest.raises(RuleError) as info:

@@ -53,6 +53,21 @@ def test_alarm_becomes_a_device_alarm(captured: Any, django_capture_on_commit_ca
     assert (alarm.kind, alarm.severity, alarm.labels["room"]) == ("smoke", "critical", "kitchen")
 
 
+def test_device_labels_are_lent_to_its_alarms_and_win_over_the_message(
+        captured: Any, django_capture_on_commit_callbacks: Any) -> None:
+    from shanzhi.devices.processing import CACHE
+
+    CACHE.clear()
+    d = make_device(VILLAGE, DeviceKind.IPC, Layer.VILLAGE_ENTRANCE,
+                    attributes={"labels": {"site": "school", "bad": {"nested": 1}}, "manufacturer": "x"})
+    with django_capture_on_commit_callbacks(execute=True):
+        process([Message(d.device_id, "alarm", {"id": "a1", "ts": ts(), "kind": "intrusion",
+                                                 "labels": {"site": "elsewhere", "zone": "north"}})])
+    (alarm,) = captured.alarms
+    assert alarm.labels["site"] == "school" and alarm.labels["zone"] == "north" and "bad" not in alarm.labels
+    assert alarm.labels["layer"] == Layer.VILLAGE_ENTRANCE
+
+
 def test_checkpoint_pass_is_stored_encrypted_with_blind_index() -> None:
     d = make_device(VILLAGE, DeviceKind.CHECKPOINT, Layer.ROAD_CHECKPOINT)
     r = process([Message(d.device_id, "checkpoint", {"id": "p1", "ts": ts(), "plate": "浙l 12345",

@@ -188,10 +188,15 @@ def test_12_key_persons_missed_checkin_and_face_match(clock: Clock) -> None:
 
 
 def test_13_campus_intrusion_and_loitering(clock: Clock) -> None:
-    feed(alarms=[clock.alarm("school-cam-1", "intrusion", severity="critical")], now=clock.at(0))
+    # the same alarms from cameras that are not at a school do not concern the campus pack
+    feed(alarms=[clock.alarm("harbour-cam", "intrusion", severity="critical"),
+                 clock.alarm("shop-cam", "intrusion", severity="critical", site="market")], now=clock.at(0))
+    assert alerts("campus-intrusion") == []
+    feed(alarms=[clock.alarm("school-cam-1", "intrusion", severity="critical", site="school")], now=clock.at(0))
     alert = one_converted("campus-intrusion", "campus_hazard")
     assert alert.labels["scene"] == "campus"
-    feed(alarms=[clock.alarm("school-cam-2", "loitering", s) for s in (0, 600, 1200)], now=clock.at(1200))
+    feed(alarms=[clock.alarm("school-cam-2", "loitering", s, site="kindergarten") for s in (0, 600, 1200)],
+         now=clock.at(1200))
     [loiter] = alerts("campus-loitering")
     assert loiter.event is None
 
