@@ -121,6 +121,38 @@ def api_worker(token: str, places: list[tuple[str, int]], seed: int) -> Any:
     return worker
 
 
+def floor_worker(token: str) -> Any:
+    """The cheapest authenticated API call there is (``GET /api/v1/me``: token check, one small JSON answer).
+
+    Measured in the same run as the create: no implementation of the create path on this stack can be faster than
+    this floor, so ``floor / raw`` bounds the ratio any intake design could reach here."""
+
+    def worker(stop_at: float, lat: list[float]) -> tuple[int, int]:
+        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+        ok = errors = 0
+        headers = {"Authorization": f"Bearer {token}"}
+        while time.monotonic() < stop_at:
+            t0 = time.perf_counter()
+            try:
+                conn.request("GET", "/api/v1/me", headers=headers)
+                resp = conn.getresponse()
+                resp.read()
+            except (OSError, http.client.HTTPException):
+                errors += 1
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+                continue
+            lat.append(time.perf_counter() - t0)
+            if resp.status == 200:
+                ok += 1
+            else:
+                errors += 1
+        conn.close()
+        return ok, errors
+
+    return worker
+
+
 _RAW_IDS = itertools.count(1)
 RAW_COLUMNS = ["region_code", "created_at", "updated_at", "number", "title", "description", "category_id",
                "severity", "source", "status", "region_id", "grid_id", "lat", "lng", "address", "reporter_id",
@@ -205,6 +237,7 @@ def main() -> None:
         wait_port(PORT)
         run_load(api_worker(token, places, 1), args.concurrency, args.warmup)  # warm-up (imports, connections)
         ok, errors, lat = run_load(api_worker(token, places, 1000), args.concurrency, args.seconds)
+        fok, ferr, flat = run_load(floor_worker(token), args.concurrency, args.seconds)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -212,6 +245,9 @@ def main() -> None:
     print(f"api: {ok} events created in {args.seconds:.0f} s = {api_rate:.1f}/s, errors {errors}, "
           f"latency p50 {pct(lat, 50) * 1000:.1f} ms p95 {pct(lat, 95) * 1000:.1f} ms "
           f"(concurrency {args.concurrency}, granian workers {args.workers})")
+    floor_rate = fok / args.seconds
+    print(f"floor (GET /api/v1/me): {fok} in {args.seconds:.0f} s = {floor_rate:.1f}/s, errors {ferr}, "
+          f"latency p50 {pct(flat, 50) * 1000:.1f} ms p95 {pct(flat, 95) * 1000:.1f} ms")
     run_load(raw_worker(url, places, category_id, centre_id, user_id), args.concurrency, args.warmup)
     rok, _rerr, rlat = run_load(raw_worker(url, places, category_id, centre_id, user_id), args.concurrency,
                                 args.seconds)
@@ -221,8 +257,11 @@ def main() -> None:
           f"(concurrency {args.concurrency})")
     ratio = api_rate / raw_rate if raw_rate else 0.0
     print(f"ratio api/raw = {ratio:.3f} (target >= 0.5: {'met' if ratio >= 0.5 else 'NOT met'})")
+    floor_ratio = floor_rate / raw_rate if raw_rate else 0.0
+    print(f"ratio floor/raw = {floor_ratio:.3f} (the most any create path on this stack could reach)")
     print(json.dumps({"bench": "intake", "api_per_s": round(api_rate, 1), "raw_per_s": round(raw_rate, 1),
-                      "ratio": round(ratio, 3), "api_p95_ms": round(pct(lat, 95) * 1000, 1),
+                      "ratio": round(ratio, 3), "floor_per_s": round(floor_rate, 1),
+                      "floor_ratio": round(floor_ratio, 3), "api_p95_ms": round(pct(lat, 95) * 1000, 1),
                       "raw_p95_ms": round(pct(rlat, 95) * 1000, 2), "concurrency": args.concurrency}))
 
 
