@@ -1,4 +1,4 @@
-"""Alerts: drop the index on ``ends_at`` and leave half of each page free, so that refreshing an alert (Prometheus
+"""Alerts: drop the index on ``ends_at`` and leave two thirds of each page free, so that refreshing an alert (Prometheus
 re-sends move ``ends_at`` every evaluation) is a HOT update in PostgreSQL: no index entries written, old row
 versions pruned in place even between vacuums."""
 
@@ -26,5 +26,5 @@ class Migration(migrations.Migration):
             name="ends_at",
             field=models.DateTimeField(blank=True, null=True, verbose_name="ends at"),
         ),
-        migrations.RunPython(_fillfactor(50), _fillfactor(100)),
+        migrations.RunPython(_fillfactor(35), _fillfactor(100)),
     ]
