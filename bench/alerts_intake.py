@@ -39,6 +39,7 @@ from django.core.management import call_command  # noqa: E402
 from shanzhi.testing import factories  # noqa: E402
 
 CITY = "330900000000"
+START = dt.datetime.now(dt.UTC)
 VILLAGES = [f"3309{c:02d}{t:03d}{v:03d}" for c in (2, 3) for t in (1, 2) for v in (201, 202, 203)]
 AM_CONFIG = """route:
   receiver: blackhole
@@ -75,11 +76,15 @@ def wait_ready(port: int, path: str, headers: dict[str, str], timeout: float = 6
     raise SystemExit(f"server on port {port} did not become ready")
 
 
-def make_stream(batches: int, batch: int, distinct: int) -> list[bytes]:
-    now = dt.datetime.now(dt.UTC)
+def make_stream(batches: int, batch: int, distinct: int, round_no: int = 0) -> list[bytes]:
+    """The bodies of one round.  As Prometheus does, each re-send of an alert carries a later ``endsAt`` (here one
+    second later per batch and a further ``batches`` seconds per round): every batch after the warm-up
+    refreshes existing alerts with a new ``endsAt``."""
+    now = START
     bodies = []
     n = 0
-    for _b in range(batches):
+    for b in range(batches):
+        ends = now + dt.timedelta(minutes=30, seconds=round_no * batches + b)
         alerts = []
         for _i in range(batch):
             k = n % distinct
@@ -90,7 +95,7 @@ def make_stream(batches: int, batch: int, distinct: int) -> list[bytes]:
                            "severity": ["critical", "warning", "info"][k % 3], "town": f"T{k % 5}", "job": "bench"},
                 "annotations": {"summary": f"bench alert {k}", "description": "side-by-side intake benchmark"},
                 "startsAt": (now - dt.timedelta(minutes=5)).isoformat().replace("+00:00", "Z"),
-                "endsAt": (now + dt.timedelta(minutes=30)).isoformat().replace("+00:00", "Z"),
+                "endsAt": ends.isoformat().replace("+00:00", "Z"),
                 "generatorURL": f"http://prometheus:9090/graph?g0.expr=up%7Binstance%3D%22dev-{k}%22%7D",
             })
         bodies.append(json.dumps(alerts).encode())
@@ -152,6 +157,12 @@ def main() -> None:
     from shanzhi.alerts.models import Alert
 
     Alert.objects.filter(labels__job="bench").delete()
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        # start from a clean table (the shared development server runs with autovacuum off)
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE alerts_alert")
     factories.ensure_region(CITY, "舟山市")
     for code in VILLAGES:
         factories.ensure_region(code)
@@ -179,19 +190,18 @@ def main() -> None:
         wait_ready(sz_port, "/api/v2/status", auth)
         shown = subprocess.run([binary, "--version"], capture_output=True, text=True)
         version = ((shown.stdout or shown.stderr).splitlines() or ["alertmanager"])[0]
-        bodies = make_stream(args.batches, args.batch, args.distinct)
+        warm = make_stream(max(1, args.distinct // args.batch), args.batch, args.distinct, 0)
         total = args.batches * args.batch
         # warm-up: both see the fleet once (first inserts), then the measured rounds update it
-        post_all(am_port, bodies[: max(1, args.distinct // args.batch)], args.clients, {})
-        post_all(sz_port, bodies[: max(1, args.distinct // args.batch)], args.clients, auth)
+        post_all(am_port, warm, args.clients, {})
+        post_all(sz_port, warm, args.clients, auth)
         rates: dict[str, list[float]] = {"alertmanager": [], "shanzhi": []}
-        for _round in range(args.rounds):
+        for round_no in range(1, args.rounds + 1):
+            bodies = make_stream(args.batches, args.batch, args.distinct, round_no)
             rates["alertmanager"].append(total / post_all(am_port, bodies, args.clients, {}))
             rates["shanzhi"].append(total / post_all(sz_port, bodies, args.clients, auth))
         am_n, sz_n = count_alerts(am_port, {}), count_alerts(sz_port, auth)
         am, sz = statistics.median(rates["alertmanager"]), statistics.median(rates["shanzhi"])
-        from django.db import connection
-
         print(f"{version}; Shanzhi: granian {args.workers} workers, {connection.vendor}")
         print(f"stream: {args.batches} batches x {args.batch} alerts, {args.distinct} distinct label sets, "
               f"{args.clients} clients, {args.rounds} alternating rounds")

@@ -5,19 +5,30 @@ Alertmanager API) and writes it with one read and at most two bulk writes.  The 
 on write: ``resolved`` once ``ends_at`` has passed, else ``silenced`` when an active silence in its region
 matches it, else ``inhibited`` when an inhibition rule's firing source matches, else ``acknowledged`` or
 ``firing``.  :func:`recompute` refreshes the status of stored alerts after silences or sources changed.
+
+:func:`refresh` is the fast path for the common case of the Alertmanager API: Prometheus re-sends every firing
+alert on each evaluation, and most of those re-sends change nothing but ``endsAt``.  It writes a whole batch of
+them with one SQL statement, guarded so that it only ever touches an alert whose stored state (status, silences,
+inhibitions, annotations …) is exactly what the full path would leave; everything else goes through
+:func:`upsert`.  The silences and inhibitions it checks against come from a per-process cache
+(:func:`cached_suppression`); the guard makes a stale cache cost speed, never correctness.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
+from django.db.models.signals import post_delete, post_save
 
 from shanzhi.core.codes import in_scope, prefix_of
 
@@ -41,9 +52,14 @@ class AlertInput:
     generator_url: str = ""
     subject: str = ""
 
+    _fingerprint: str = field(default="", init=False, repr=False, compare=False)
+
     @property
     def fingerprint(self) -> str:
-        return matchers.fingerprint(self.labels)
+        """Computed once (the labels of an input are not changed after it is made)."""
+        if not self._fingerprint:
+            self._fingerprint = matchers.fingerprint(self.labels)
+        return self._fingerprint
 
 
 def group_by() -> tuple[str, ...]:
@@ -87,13 +103,19 @@ class Suppression:
 
     def __init__(self, now: dt.datetime) -> None:
         self.now = now
+        # until when this view holds: the next start or end of a silence, the earliest end of a source alert
+        self.valid_until = dt.datetime.max.replace(tzinfo=dt.UTC)
         self.silences: list[tuple[str, str, list[Matcher]]] = []
-        for s in Silence.objects.filter(starts_at__lte=now, ends_at__gt=now).only(
-                "uuid", "region_code", "matchers"):
+        for s in Silence.objects.filter(ends_at__gt=now).only("uuid", "region_code", "matchers", "starts_at",
+                                                                "ends_at"):
+            if s.starts_at > now:  # pending
+                self.valid_until = min(self.valid_until, s.starts_at)
+                continue
             try:
                 self.silences.append((str(s.uuid), prefix_of(s.region_code), matchers.from_dicts(s.matchers)))
             except (matchers.MatcherError, ValueError):
                 continue
+            self.valid_until = min(self.valid_until, s.ends_at)
         self.inhibitions: list[_Inhibition] = []
         for rule in InhibitRule.objects.filter(enabled=True):
             try:
@@ -102,9 +124,11 @@ class Suppression:
             except matchers.MatcherError:
                 continue
             sources = Alert.objects.filter(active_q(now) & _equality_q(inh.source)).values_list(
-                "fingerprint", "labels")
-            for fp, labels in sources:
+                "fingerprint", "labels", "ends_at")
+            for fp, labels, ends_at in sources:
                 inh.add_source(fp, labels)
+                if ends_at is not None and matchers.match_all(inh.source, labels):
+                    self.valid_until = min(self.valid_until, ends_at)
             self.inhibitions.append(inh)
 
     def note(self, fp: str, labels: dict[str, Any], active: bool) -> bool:
@@ -132,6 +156,14 @@ class Suppression:
             result.extend(sorted(sources))
         return result
 
+    def expected(self, fp: str, region_code: str, labels: dict[str, Any]) -> tuple[str, list[str], list[str]]:
+        """(status, silenced_by, inhibited_by) of an active, unacknowledged alert (``firing`` stands for
+        ``acknowledged`` too)."""
+        silenced = self.silenced_by(region_code, labels)
+        inhibited = self.inhibited_by(fp, labels)
+        status = AlertStatus.SILENCED if silenced else AlertStatus.INHIBITED if inhibited else AlertStatus.FIRING
+        return str(status), silenced, inhibited
+
     def status_of(self, alert: Alert) -> bool:
         """Set ``silenced_by``, ``inhibited_by`` and ``status`` of an alert; return whether anything changed."""
         before = (alert.status, alert.silenced_by, alert.inhibited_by)
@@ -157,7 +189,11 @@ class UpsertResult:
     created: int = 0
     updated: int = 0
     resolved: int = 0
+    refreshed: int = 0  # by the fast path (:func:`refresh`): only ``endsAt`` moved
     alerts: list[Alert] = field(default_factory=list)
+    # the real changes, for the audit: (alert, "created" | "resolved" | "reopened" | "status" | "content");
+    # a re-send that only moved endsAt (a heartbeat) is not listed
+    changes: list[tuple[Alert, str]] = field(default_factory=list)
 
 
 _UPDATE_FIELDS = ["labels", "annotations", "severity", "status", "starts_at", "ends_at", "generator_url",
@@ -176,13 +212,15 @@ def upsert(items: Sequence[AlertInput], *, now: dt.datetime) -> UpsertResult:
         latest[item.fingerprint] = item
     by = group_by()
     with transaction.atomic():
+        # locked in a fixed order, so two batches sharing alerts cannot deadlock
         existing = {a.fingerprint: a for a in Alert.objects.select_for_update().filter(
-            fingerprint__in=list(latest))}
+            fingerprint__in=sorted(latest)).order_by("pk")}
         suppression = Suppression(now)
         source_changed = False
         new: list[Alert] = []
         changed: list[Alert] = []
         before: dict[str, tuple[Any, ...]] = {}
+        kinds: dict[str, str] = {}
         for fp, item in latest.items():
             active = item.ends_at is None or item.ends_at > now
             alert = existing.get(fp)
@@ -197,6 +235,7 @@ def upsert(items: Sequence[AlertInput], *, now: dt.datetime) -> UpsertResult:
                 before[fp] = _values(alert)
                 was_active = alert.ends_at is None or alert.ends_at > now
                 if active and not was_active:  # a new occurrence of a resolved alert
+                    kinds[fp] = "reopened"
                     alert.starts_at = item.starts_at
                     alert.acknowledged_by, alert.acknowledged_at, alert.ack_comment = None, None, ""
                     alert.escalated_level, alert.escalation_count, alert.escalated_at = 0, 0, None
@@ -207,6 +246,7 @@ def upsert(items: Sequence[AlertInput], *, now: dt.datetime) -> UpsertResult:
                     source_changed |= suppression.note(fp, alert.labels, active)
                     if not active:
                         result.resolved += 1
+                        kinds[fp] = "resolved"
                 changed.append(alert)
             alert.ends_at = item.ends_at
             alert.updated_at = now
@@ -225,10 +265,14 @@ def upsert(items: Sequence[AlertInput], *, now: dt.datetime) -> UpsertResult:
         if new:
             Alert.objects.bulk_create(new, batch_size=500)
         if changed:
-            _write_changes(changed, before, now)
+            for fp, kind in _write_changes(changed, before, now).items():
+                kinds.setdefault(fp, kind)
         result.created, result.updated = len(new), len(changed)
         result.alerts = new + changed
+        result.changes = [(a, "created") for a in new] + [(a, kinds[a.fingerprint]) for a in changed
+                                                           if a.fingerprint in kinds]
         if source_changed:
+            invalidate_suppression()
             recompute(now=now, exclude=set(latest))
     return result
 
@@ -238,8 +282,9 @@ def _values(alert: Alert) -> tuple[Any, ...]:
                  for f in _UPDATE_FIELDS)
 
 
-def _write_changes(changed: list[Alert], before: dict[str, tuple[Any, ...]], now: dt.datetime) -> None:
-    """Write updated alerts with as little SQL as possible.
+def _write_changes(changed: list[Alert], before: dict[str, tuple[Any, ...]], now: dt.datetime) -> dict[str, str]:
+    """Write updated alerts with as little SQL as possible; return the kind of change of the others than
+    refreshes (``status`` or ``content``) by fingerprint.
 
     Re-sent alerts (Prometheus re-sends every firing alert each evaluation) usually change nothing but
     ``endsAt``: those are written with one ``UPDATE … WHERE id IN`` per distinct ``endsAt``; the others with a
@@ -247,19 +292,28 @@ def _write_changes(changed: list[Alert], before: dict[str, tuple[Any, ...]], now
     refresh: dict[Any, list[int]] = defaultdict(list)
     rest: list[Alert] = []
     fields: set[str] = set()
-    quiet = {"ends_at", "updated_at"}
+    quiet = {"ends_at", "updated_at", "starts_at"}
+    kinds: dict[str, str] = {}
     for alert in changed:
         old, new = before[alert.fingerprint], _values(alert)
         diff = {name for name, a, b in zip(_UPDATE_FIELDS, old, new, strict=True) if a != b}
-        if diff <= quiet:
+        if diff <= quiet and "starts_at" not in diff:
             refresh[alert.ends_at].append(alert.pk)
         else:
             rest.append(alert)
             fields |= diff
+            if diff & _STATE_FIELDS:
+                kinds[alert.fingerprint] = "status"
+            elif not diff <= quiet:
+                kinds[alert.fingerprint] = "content"
     for ends_at, ids in refresh.items():
         Alert.objects.filter(pk__in=ids).update(ends_at=ends_at, updated_at=now)
     if rest:
-        Alert.objects.bulk_update(rest, sorted(fields | quiet), batch_size=500)
+        Alert.objects.bulk_update(rest, sorted(fields | {"ends_at", "updated_at"}), batch_size=500)
+    return kinds
+
+
+_STATE_FIELDS = {"status", "silenced_by", "inhibited_by"}
 
 
 def recompute(*, now: dt.datetime, region_prefix: str = "", exclude: Iterable[str] = ()) -> int:
@@ -282,3 +336,149 @@ def recompute(*, now: dt.datetime, region_prefix: str = "", exclude: Iterable[st
 
 def in_prefixes(region_code: str, prefixes: Iterable[str]) -> bool:
     return in_scope(region_code, prefixes)
+
+
+# --- the fast path for re-sent alerts ------------------------------------------------------------------------
+class _Cached:
+    """The :class:`Suppression` this process last loaded, with when and at which local generation."""
+
+    lock = threading.Lock()
+    suppression: Suppression | None = None
+    loaded: float = 0.0
+    generation = 0
+    loaded_generation = -1
+
+
+def cache_seconds() -> float:
+    """How long a process may reuse the silences and inhibitions it loaded (``SHANZHI_ALERTS_CACHE_SECONDS``)."""
+    return float(getattr(settings, "SHANZHI_ALERTS_CACHE_SECONDS", 5))
+
+
+def invalidate_suppression(**_kwargs: Any) -> None:
+    """Forget the cached silences and inhibitions of this process (now and again when the transaction commits,
+    so a reload inside it cannot keep the old view)."""
+    with _Cached.lock:
+        _Cached.generation += 1
+    if connection.in_atomic_block:
+        transaction.on_commit(invalidate_suppression)
+
+
+for _model in (Silence, InhibitRule):
+    post_save.connect(invalidate_suppression, sender=_model, dispatch_uid=f"alerts-cache-{_model.__name__}-save")
+    post_delete.connect(invalidate_suppression, sender=_model, dispatch_uid=f"alerts-cache-{_model.__name__}-del")
+
+
+def cached_suppression(now: dt.datetime) -> Suppression:
+    """The silences and inhibitions in force, reloaded when this process changed them, when a silence starts or
+    ends or a source alert's ``endsAt`` passes, and at least every :func:`cache_seconds` (for changes made by
+    other processes).  Only :func:`refresh` uses it, whose guard falls back to the full path on any
+    disagreement with the stored state."""
+    with _Cached.lock:
+        current = _Cached.suppression
+        if (current is not None and _Cached.loaded_generation == _Cached.generation
+                and time.monotonic() - _Cached.loaded < cache_seconds() and now < current.valid_until):
+            return current
+        generation = _Cached.generation
+    fresh = Suppression(now)
+    with _Cached.lock:
+        _Cached.suppression, _Cached.loaded, _Cached.loaded_generation = fresh, time.monotonic(), generation
+    return fresh
+
+
+# The alerts are found by fingerprint in a LATERAL subquery (LIMIT 1 keeps it a nested loop of index probes
+# whatever the table statistics say) and written by their row address (ctid): an alert changed by another
+# transaction meanwhile has a new row version, does not match, and goes to the full path.  {relaxed} is the
+# place of the asynchronous commit (see :func:`refresh`).
+_REFRESH_PG = """
+WITH {relaxed} u AS (
+  SELECT * FROM json_to_recordset(%s::json)
+    AS u(fp text, starts_at timestamptz, ends_at timestamptz, annotations jsonb, generator_url text, severity text,
+         region_code text, group_key text, source text, subject text, status text, silenced_by jsonb,
+         inhibited_by jsonb)
+), t AS MATERIALIZED (
+  SELECT a.tid, u.starts_at, u.ends_at FROM u CROSS JOIN LATERAL (
+    SELECT ctid AS tid, * FROM alerts_alert WHERE fingerprint = u.fp LIMIT 1) AS a {relaxed_from}
+  WHERE a.ends_at > %s AND a.status <> 'resolved' AND a.rule_id IS NULL
+    AND a.source = u.source AND a.subject = u.subject AND a.annotations = u.annotations
+    AND a.generator_url = u.generator_url AND a.severity = u.severity AND a.region_code = u.region_code
+    AND a.group_key = u.group_key
+    AND a.status = CASE WHEN u.status = 'firing' AND a.acknowledged_at IS NOT NULL THEN 'acknowledged'
+                        ELSE u.status END
+    AND a.silenced_by = u.silenced_by AND a.inhibited_by = u.inhibited_by
+)
+UPDATE alerts_alert AS a
+SET ends_at = t.ends_at, updated_at = %s, starts_at = LEAST(a.starts_at, t.starts_at)
+FROM t WHERE a.ctid = t.tid
+RETURNING a.fingerprint"""
+
+_REFRESH_SQLITE = """
+WITH u(fp, starts_at, ends_at, annotations, generator_url, severity, region_code, group_key, source, subject,
+       status, silenced_by, inhibited_by) AS (VALUES {rows})
+UPDATE alerts_alert
+SET ends_at = u.ends_at, updated_at = %s, starts_at = MIN(alerts_alert.starts_at, u.starts_at)
+FROM u
+WHERE alerts_alert.fingerprint = u.fp AND alerts_alert.ends_at > %s AND alerts_alert.status <> 'resolved'
+  AND alerts_alert.rule_id IS NULL AND alerts_alert.source = u.source AND alerts_alert.subject = u.subject
+  AND json(alerts_alert.annotations) = json(u.annotations) AND alerts_alert.generator_url = u.generator_url
+  AND alerts_alert.severity = u.severity AND alerts_alert.region_code = u.region_code
+  AND alerts_alert.group_key = u.group_key
+  AND alerts_alert.status = CASE WHEN u.status = 'firing' AND alerts_alert.acknowledged_at IS NOT NULL
+                                 THEN 'acknowledged' ELSE u.status END
+  AND json(alerts_alert.silenced_by) = json(u.silenced_by) AND json(alerts_alert.inhibited_by) = json(u.inhibited_by)
+RETURNING alerts_alert.fingerprint"""
+
+
+_REFRESH_COLUMNS = ("fp", "starts_at", "ends_at", "annotations", "generator_url", "severity", "region_code",
+                    "group_key", "source", "subject", "status", "silenced_by", "inhibited_by")
+
+
+def refresh(items: Sequence[AlertInput], *, now: dt.datetime) -> tuple[set[str], list[AlertInput]]:
+    """Write the re-sends among ``items`` whose only change is ``endsAt`` (and an earlier ``startsAt``) with one
+    statement; return the fingerprints written and the items left for :func:`upsert`.
+
+    An item is a candidate when it is active and not from a rule; the statement writes it only when the stored
+    alert is active and has the same annotations, generator URL, severity, region, group, source and subject, and
+    the status, silences and inhibitions that the cached :class:`Suppression` gives it now — so the fast path never
+    changes a status and never needs an audit row.  Everything it did not write goes to the full path.
+
+    Outside a transaction, on PostgreSQL, the statement commits asynchronously (``synchronous_commit = off`` for
+    this statement only): it does not wait for the WAL flush, which on a busy disk costs more than the write.  A
+    database crash may then lose the last fraction of a second of ``endsAt`` refreshes — never a state change,
+    those take the full path and commit synchronously — and the next re-send writes them again."""
+    latest: dict[str, AlertInput] = {}
+    for item in items:
+        latest[item.fingerprint] = item
+    candidates = [(fp, item) for fp, item in sorted(latest.items())
+                  if item.labels and item.rule_id is None and item.ends_at is not None and item.ends_at > now]
+    if not candidates:
+        return set(), list(latest.values())
+    suppression = cached_suppression(now)
+    by = group_by()
+    rows: list[tuple[Any, ...]] = []
+    for fp, item in candidates:
+        status, silenced, inhibited = suppression.expected(fp, item.region_code, item.labels)
+        rows.append((fp, item.starts_at, item.ends_at, item.annotations, item.generator_url, item.severity,
+                     item.region_code, matchers.group_key(item.labels, by), item.source, item.subject, status,
+                     silenced, inhibited))
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # one JSON parameter: cheap to send, unlike arrays quoted element by element
+            records = [dict(zip(_REFRESH_COLUMNS, (row[0], row[1].isoformat(), row[2].isoformat(), *row[3:]),
+                                strict=True)) for row in rows]
+            relaxed = not connection.in_atomic_block
+            sql = _REFRESH_PG.format(
+                relaxed="c AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS v)," if relaxed
+                else "", relaxed_from=", c" if relaxed else "")
+            cursor.execute(sql, [json.dumps(records, ensure_ascii=False), now, now])
+        else:
+            ops = connection.ops
+            params: list[Any] = []
+            for row in rows:
+                params.extend(ops.adapt_datetimefield_value(v) if j in (1, 2)
+                              else json.dumps(v) if j in (3, 11, 12) else v  # as Django stores JSON there
+                              for j, v in enumerate(row))
+            values = ", ".join(["(" + ", ".join(["%s"] * 13) + ")"] * len(rows))
+            cursor.execute(_REFRESH_SQLITE.format(rows=values), [*params, ops.adapt_datetimefield_value(now),
+                                                                 ops.adapt_datetimefield_value(now)])
+        done = {row[0] for row in cursor.fetchall()}
+    return done, [item for fp, item in latest.items() if fp not in done]

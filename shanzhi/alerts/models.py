@@ -84,7 +84,10 @@ class Alert(ScopedModel):
     status = models.CharField(_("status"), max_length=12, choices=AlertStatus.choices, default=AlertStatus.FIRING,
                               db_index=True)
     starts_at = models.DateTimeField(_("starts at"))
-    ends_at = models.DateTimeField(_("ends at"), null=True, blank=True, db_index=True)
+    # not indexed on purpose: Prometheus re-sends move ends_at all the time, and an update that changes no
+    # indexed column is a HOT update in PostgreSQL (no index writes, dead versions pruned in place); every query
+    # on active alerts also filters on the indexed status
+    ends_at = models.DateTimeField(_("ends at"), null=True, blank=True)
     generator_url = models.CharField(_("generator URL"), max_length=500, blank=True)
     source = models.CharField(_("source"), max_length=8, choices=AlertSource.choices, default=AlertSource.RULE)
     rule = models.ForeignKey(AlertRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts",

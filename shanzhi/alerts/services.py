@@ -20,7 +20,7 @@ from shanzhi.core.scope import access, prefixes_for, require_scope
 
 from . import matchers
 from .engine import RuleError, compile_rule, get_engine
-from .handling import AlertInput, UpsertResult, recompute, upsert
+from .handling import AlertInput, UpsertResult, recompute, refresh, upsert
 from .models import Alert, AlertRule, AlertStatus, Silence, WeatherLevel, WeatherSignal
 
 MAX_ANNOTATION = 4096
@@ -44,7 +44,10 @@ def parse_time(value: Any, name: str) -> dt.datetime | None:
         return None
     if not isinstance(value, str):
         raise ValidationFailed(detail={name: "must be an RFC 3339 date-time string"})
-    parsed = parse_datetime(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+    try:  # the common shapes (Go's and Python's), fast; anything else through Django's parser
+        parsed: dt.datetime | None = dt.datetime.fromisoformat(value)
+    except ValueError:
+        parsed = parse_datetime(value.replace("Z", "+00:00") if value.endswith("Z") else value)
     if parsed is None:
         raise ValidationFailed(detail={name: f"not an RFC 3339 date-time: {value!r}"})
     if timezone.is_naive(parsed):
@@ -64,6 +67,37 @@ def _region_of(labels: dict[str, str]) -> str:
     return code
 
 
+class _Memo:
+    """Per-batch memory of parsed times and regions (Prometheus sends one ``endsAt`` for a whole evaluation, and
+    a fleet has few regions)."""
+
+    def __init__(self) -> None:
+        self.times: dict[Any, dt.datetime | None] = {}
+        self.regions: dict[str | None, str] = {}
+
+    def time(self, value: Any, name: str) -> dt.datetime | None:
+        if isinstance(value, str) and value in self.times:
+            return self.times[value]
+        parsed = parse_time(value, name)
+        if isinstance(value, str):
+            self.times[value] = parsed
+        return parsed
+
+    def region(self, labels: dict[str, str]) -> str:
+        key = labels.get("region")
+        code = self.regions.get(key)
+        if code is None:
+            code = self.regions[key] = _region_of(labels)
+        return code
+
+
+def _severity(labels: dict[str, str]) -> str:
+    severity = labels.get("severity", "warning")
+    if severity not in ("info", "warning", "critical"):
+        severity = "critical" if severity.lower() in ("error", "page", "high", "critical") else "warning"
+    return severity
+
+
 # --- external alerts (Alertmanager API) --------------------------------------------------------------
 def parse_postable(body: Any, *, now: dt.datetime) -> list[AlertInput]:
     """Validate a ``postableAlerts`` body; raise ValidationFailed naming the alert index and field."""
@@ -72,6 +106,8 @@ def parse_postable(body: Any, *, now: dt.datetime) -> list[AlertInput]:
     if len(body) > max_batch():
         raise TooLarge(f"at most {max_batch()} alerts per request", detail={"count": len(body)})
     items = []
+    memo = _Memo()
+    default_end = now + resolve_timeout()
     for index, raw in enumerate(body):
         if not isinstance(raw, dict):
             raise ValidationFailed(f"alert {index}: must be an object", detail={str(index): "not an object"})
@@ -84,27 +120,29 @@ def parse_postable(body: Any, *, now: dt.datetime) -> list[AlertInput]:
                 raise matchers.MatcherError(f"annotations must map names to strings of at most {MAX_ANNOTATION}")
         except matchers.MatcherError as exc:
             raise ValidationFailed(f"alert {index}: {exc}", detail={str(index): str(exc)}) from None
-        starts = parse_time(raw.get("startsAt"), f"{index}.startsAt") or now
-        ends = parse_time(raw.get("endsAt"), f"{index}.endsAt")
+        starts = memo.time(raw.get("startsAt"), f"{index}.startsAt") or now
+        ends = memo.time(raw.get("endsAt"), f"{index}.endsAt")
         if ends is not None and ends < starts:
             raise ValidationFailed(f"alert {index}: endsAt is before startsAt",
                                    detail={str(index): "endsAt before startsAt"})
         generator = raw.get("generatorURL") or ""
         if not isinstance(generator, str) or len(generator) > 500:
             raise ValidationFailed(f"alert {index}: generatorURL must be a string of at most 500 characters")
-        region = _region_of(labels)
-        severity = labels.get("severity", "warning")
-        if severity not in ("info", "warning", "critical"):
-            severity = "critical" if severity.lower() in ("error", "page", "high", "critical") else "warning"
-        items.append(AlertInput(labels=labels, annotations=annotations, region_code=region, starts_at=starts,
-                                ends_at=ends if ends is not None else now + resolve_timeout(),
-                                severity=severity, source="external", generator_url=generator))
+        items.append(AlertInput(labels=labels, annotations=annotations, region_code=memo.region(labels),
+                                starts_at=starts, ends_at=ends if ends is not None else default_end,
+                                severity=_severity(labels), source="external", generator_url=generator))
     return items
 
 
 def ingest_external(*, actor: Any, body: Any) -> UpsertResult:
     """``POST /api/v2/alerts``: every alert must lie in the actor's ``alerts.handle`` scope (else nothing is
-    stored)."""
+    stored).
+
+    Re-sends whose only change is ``endsAt`` (Prometheus re-sends every firing alert on each evaluation: a
+    heartbeat) are written by the fast path :func:`~shanzhi.alerts.handling.refresh`, one statement, no audit row;
+    the rest goes through :func:`~shanzhi.alerts.handling.upsert` in one transaction with one audit row per
+    region listing the real changes (created, resolved, reopened, status or content changed) — see
+    docs/adr/0013-alert-refreshes-are-not-audited.md."""
     now = timezone.now()
     items = parse_postable(body, now=now)
     prefixes = prefixes_for(actor, "alerts.handle")
@@ -113,13 +151,19 @@ def ingest_external(*, actor: Any, body: Any) -> UpsertResult:
     outside = [i for i, item in enumerate(items) if not in_scope(item.region_code, prefixes)]
     if outside:
         raise NotFound("region", detail={"alerts": outside[:20]})
+    done, rest = refresh(items, now=now)
+    if not rest:
+        return UpsertResult(refreshed=len(done))
     with transaction.atomic():
-        result = upsert(items, now=now)
-        regions = sorted({item.region_code for item in items})
+        result = upsert(rest, now=now)
+        result.refreshed = len(done)
+        by_region: dict[str, dict[str, list[str]]] = {}
+        for alert, kind in result.changes:
+            by_region.setdefault(alert.region_code, {}).setdefault(kind, []).append(alert.fingerprint)
         audit.record_many(actor=actor, items=[
             {"action": "alerts.alert.ingest", "object_type": "alerts.alert", "object_id": "", "region_code": code,
-             "after": {"alerts": sum(1 for item in items if item.region_code == code)}}
-            for code in regions])
+             "after": {kind: {"count": len(fps), "fingerprints": sorted(fps)} for kind, fps in sorted(kinds.items())}}
+            for code, kinds in sorted(by_region.items())])
     return result
 
 
