@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 from shanzhi.core.errors import NotFound, PermissionDenied, ShanzhiError, ValidationFailed
 from shanzhi.core.scope import can
 
-from . import calendar, comments, publish, rules, selectors, services
+from . import calendar, comments, publish, rules, selectors, services, statement_pdf
 from .models import (
     STAGE_ORDER,
     Cadence,
@@ -34,6 +34,7 @@ from .models import (
     MeetingStatus,
     RosterKind,
     Stage,
+    Statement,
 )
 from .transitions import TABLE, allowed_actions
 
@@ -418,6 +419,22 @@ def statement_detail(request: HttpRequest, statement_id: int) -> HttpResponse:
     })
 
 
+def _statement_pdf(request: HttpRequest, s: Statement) -> HttpResponse:
+    """The same statement (the same selector, the same stored figures) as a PDF."""
+    village = selectors.public_village(s.region_code)
+    pdf = statement_pdf.render(s, village, selectors.publications_for("statement", [s.pk]).get(str(s.pk), []),
+                               request.build_absolute_uri(reverse("affairs:public_verify")))
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="statement-{s.region_code}-{s.period}-v{s.version}.pdf"'
+    return response
+
+
+@_guard
+@require_GET
+def statement_pdf_view(request: HttpRequest, statement_id: int) -> HttpResponse:
+    return _statement_pdf(request, selectors.statement(request.user, statement_id))
+
+
 # --- petty powers, members, settings ---
 
 
@@ -609,6 +626,11 @@ def public_statement(request: HttpRequest, code: str, statement_id: int) -> Http
     s = selectors.public_statement(code, statement_id)
     return _pub(request, "statement.html", code, s=s,
                 publications=selectors.publications_for("statement", [s.pk]).get(str(s.pk), []))
+
+
+@_public
+def public_statement_pdf(request: HttpRequest, code: str, statement_id: int) -> HttpResponse:
+    return _statement_pdf(request, selectors.public_statement(code, statement_id))
 
 
 @_public
