@@ -6,12 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from shanzhi.core import audit
 from shanzhi.core.errors import NotFound, PermissionDenied, ValidationFailed
 
 from . import services
@@ -35,10 +34,6 @@ def links(village_code: str) -> list[tuple[Any, str]]:
 # --- votes held on the portal (Meeting.portal_voting) ---
 
 
-def _on_roster(resident_id: int) -> Q:
-    return Q(resident_id=resident_id) | Q(household__members__pk=resident_id)
-
-
 def portal_meetings(user: Any) -> QuerySet[Meeting]:
     """Meetings of the resident's own village held on the portal (any status; the caller filters)."""
     from .comments import resident_of
@@ -56,7 +51,7 @@ def open_votes(user: Any) -> list[tuple[str, str]]:
     resident = resident_of(user)
     if resident is None:
         return []
-    entries = RosterEntry.objects.filter(_on_roster(resident.pk)).values("meeting_id")
+    entries = RosterEntry.objects.filter(services.roster_of(resident.pk)).values("meeting_id")
     qs = (portal_meetings(user).filter(status=MeetingStatus.CONVENED, pk__in=entries)
           .order_by("held_at", "id")[:50])
     return [(f"{m.title} · {m.held_at:%Y-%m-%d}", reverse("portal:vote", args=[m.pk])) for m in qs]
@@ -78,7 +73,7 @@ def voting_sheet(user: Any, meeting_id: int) -> VotingSheet:
     resident = resident_of(user)
     if meeting is None or resident is None:
         raise NotFound("meeting")
-    entry = RosterEntry.objects.filter(meeting=meeting).filter(_on_roster(resident.pk)).first()
+    entry = RosterEntry.objects.filter(meeting=meeting).filter(services.roster_of(resident.pk)).first()
     voted = set(VoteReceipt.objects.filter(item__meeting=meeting, entry=entry).values_list("item_id", flat=True)
                 ) if entry else set()
     return VotingSheet(meeting=meeting, entry=entry, items=list(meeting.items.all()), voted=voted)
@@ -103,12 +98,10 @@ def portal_cast_ballot(*, actor: Any, meeting_id: int, item_id: int, choice: str
         if sheet.entry is None:
             raise ValidationFailed(gettext("You are not on this meeting's roster."),
                                    detail={"resident": "not on roster"})
-        # the resident holds no staff scope: the roster entry found above is the authority, so the service
-        # runs as the system and a second audit row names the resident (never the choice)
-        services.cast_ballot(actor="system", meeting_id=meeting_id, item_id=item_id, entry_id=sheet.entry.pk,
+        # the resident holds no staff scope: the service accepts their own roster entry as the authority and
+        # its one audit row names the resident (never the choice of a secret ballot)
+        services.cast_ballot(actor=actor, meeting_id=meeting_id, item_id=item_id, entry_id=sheet.entry.pk,
                              choice=choice)
-        audit.record(actor=actor, action="affairs.vote.portal", obj=sheet.meeting,
-                     after={"item": item_id, "entry": sheet.entry.pk})
 
 
 def _require_vote(actor: Any) -> None:

@@ -18,7 +18,7 @@ from shanzhi.core import audit
 from shanzhi.core.codes import Level
 from shanzhi.core.errors import Conflict, NotFound, ValidationFailed
 from shanzhi.core.masking import mask
-from shanzhi.core.scope import require_scope
+from shanzhi.core.scope import can, require_scope
 from shanzhi.people.models import Household, Resident
 from shanzhi.regions.models import Region
 
@@ -539,8 +539,7 @@ def meeting_self_sign_in(*, meeting_id: int, resident_id: int, actor: Any = "por
         if meeting is None:
             raise NotFound("meeting")
         _open(meeting)
-        entry = RosterEntry.objects.filter(meeting=meeting).filter(
-            Q(resident_id=resident_id) | Q(household__members__pk=resident_id)).first()
+        entry = RosterEntry.objects.filter(meeting=meeting).filter(roster_of(resident_id)).first()
         if entry is None:
             raise ValidationFailed(_("You are not on this meeting's roster."), detail={"resident": "not on roster"})
         if not entry.present:
@@ -558,17 +557,59 @@ def _item(meeting: Meeting, item_id: int) -> VoteItem:
     return item
 
 
+def roster_of(resident_id: int) -> Q:
+    """The roster entries that stand for one resident: their own, or their household's (household rosters)."""
+    return Q(resident_id=resident_id) | Q(household__members__pk=resident_id)
+
+
+def _portal_voter(actor: Any) -> Resident | None:
+    """The resident a portal login stands for, if it may vote on the portal (None for staff and the system)."""
+    if actor == "system" or not getattr(actor, "is_authenticated", False):
+        return None
+    if not actor.has_scoped_permission("portal.vote"):
+        return None
+    from .comments import resident_of
+
+    return resident_of(actor)
+
+
+def _lock_ballot_meeting(actor: Any, meeting_id: int) -> tuple[Meeting, Resident | None]:
+    """Who may enter a ballot.
+
+    Staff holding ``affairs.manage`` in the village (the clerk) enter the ballot of anyone on the roster:
+    returns ``(meeting, None)``.  A resident on the portal holds no staff scope; for a meeting held on the
+    portal in their own village their own roster entry is the authority: returns ``(meeting, resident)`` and
+    the caller accepts only that resident's entry.  Anything else answers like the staff check (404/403).
+    """
+    voter = _portal_voter(actor)
+    if voter is not None:
+        meeting = Meeting.objects.select_for_update().filter(pk=meeting_id, portal_voting=True,
+                                                             region_code=voter.region_code).first()
+        if meeting is not None and not can(actor, "affairs.manage", meeting.region_code):
+            return meeting, voter
+    return _lock_meeting(actor, meeting_id), None
+
+
 def cast_ballot(*, actor: Any, meeting_id: int, item_id: int, entry_id: int, choice: str) -> None:
-    """One person's vote on one item (entered by the clerk, or by the portal for the signed-in resident)."""
+    """One person's vote on one item, entered by the clerk or cast on the portal by the resident themselves.
+
+    The audit row names the actor (the clerk, or the resident on the portal) and, for a secret ballot, never
+    the choice.
+    """
     if choice not in Choice.values:
         raise ValidationFailed(detail={"choice": f"one of {Choice.values}"})
     with transaction.atomic():
-        meeting = _lock_meeting(actor, meeting_id)
+        meeting, voter = _lock_ballot_meeting(actor, meeting_id)
         _open(meeting)
         item = _item(meeting, item_id)
         if item.tally_for is not None:
             raise Conflict(_("This item was counted by show of hands; ballots cannot be added."), code="tallied")
-        entry = RosterEntry.objects.filter(pk=entry_id, meeting=meeting).first()
+        entries = RosterEntry.objects.filter(pk=entry_id, meeting=meeting)
+        if voter is not None:
+            entries = entries.filter(roster_of(voter.pk))
+        entry = entries.first()
+        if entry is None and voter is not None:
+            raise ValidationFailed(_("You are not on this meeting's roster."), detail={"entry": "not on the roster"})
         if entry is None:
             raise ValidationFailed(_("Only people on this meeting's roster can vote."),
                                    detail={"entry": "not on the roster"})
@@ -583,7 +624,7 @@ def cast_ballot(*, actor: Any, meeting_id: int, item_id: int, entry_id: int, cho
                            code="already_voted") from None
         Ballot.objects.create(item=item, entry=None if meeting.secret_ballot else entry, choice=choice)
         audit.record(actor=actor, action="affairs.vote.cast", obj=meeting,
-                     after={"item": item.pk, "entry": entry.pk,
+                     after={"item": item.pk, "entry": entry.pk, "by": "self" if voter else "clerk",
                             "choice": "secret" if meeting.secret_ballot else choice})
 
 

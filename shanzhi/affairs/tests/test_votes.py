@@ -243,3 +243,73 @@ def test_closing_needs_minutes_and_a_signature(village: dict[str, Any]) -> None:
         services.meeting_close(actor=village["cadre"], meeting_id=m.pk, minutes="纪要", signatures=[" "])
     m.refresh_from_db()
     assert m.status == "convened"
+
+
+# --- a resident votes on the portal: their own roster entry is the authority ---
+
+
+def _portal_voter(m: Meeting) -> tuple[RosterEntry, Any]:
+    from shanzhi.portal.services import account_for
+
+    entry = m.roster.order_by("pk").first()
+    assert entry is not None and entry.resident is not None
+    return entry, account_for(resident=entry.resident)
+
+
+def test_a_resident_casts_their_own_ballot_with_one_audit_row_naming_them(village: dict[str, Any]) -> None:
+    m = _meeting(village, portal_voting=True, secret_ballot=True)
+    entry, user = _portal_voter(m)
+    services.meeting_self_sign_in(meeting_id=m.pk, resident_id=entry.resident_id, actor=user)  # type: ignore[arg-type]
+    rows = AuditEntry.objects.count()
+    services.cast_ballot(actor=user, meeting_id=m.pk, item_id=m.items.get().pk, entry_id=entry.pk, choice="against")
+    assert AuditEntry.objects.count() == rows + 1
+    row = AuditEntry.objects.latest("seq")
+    assert (row.action, row.actor, row.actor_label) == ("affairs.vote.cast", user, user.username)
+    assert row.after == {"item": m.items.get().pk, "entry": entry.pk, "by": "self", "choice": "secret"}
+    assert Ballot.objects.get(item__meeting=m).entry is None  # secret: the choice is not linked to the voter
+
+
+def test_a_resident_cannot_vote_for_someone_else_or_outside_a_portal_meeting(village: dict[str, Any],
+                                                                                tree: Any) -> None:
+    from shanzhi.core.errors import NotFound, PermissionDenied
+
+    m = _meeting(village, portal_voting=True)
+    entry, user = _portal_voter(m)
+    other = m.roster.exclude(pk=entry.pk).first()
+    assert other is not None
+    services.meeting_sign_in(actor=village["cadre"], meeting_id=m.pk, entry_ids=[entry.pk, other.pk])
+    item = m.items.get()
+    paper = _meeting(village)  # not held on the portal: the resident holds no staff scope for it
+    before = _snapshot(m)
+    with pytest.raises(ValidationFailed) as exc:  # another person's roster entry
+        services.cast_ballot(actor=user, meeting_id=m.pk, item_id=item.pk, entry_id=other.pk, choice="for")
+    assert exc.value.detail == {"entry": "not on the roster"}
+    with pytest.raises((NotFound, PermissionDenied)):
+        services.cast_ballot(actor=user, meeting_id=paper.pk, item_id=paper.items.get().pk,
+                             entry_id=paper.roster.get(resident=entry.resident).pk, choice="for")
+    with pytest.raises((NotFound, PermissionDenied)):  # the tally stays with the clerk
+        services.record_tally(actor=user, meeting_id=m.pk, item_id=item.pk, votes_for=1, against=0, abstain=0)
+    assert _snapshot(m) == before
+    # the clerk still enters anybody's ballot, and the row says so
+    services.cast_ballot(actor=village["cadre"], meeting_id=m.pk, item_id=item.pk, entry_id=other.pk, choice="for")
+    row = AuditEntry.objects.latest("seq")
+    assert row.actor == village["cadre"] and row.after is not None and row.after["by"] == "clerk"
+
+
+def test_a_resident_voting_twice_or_after_close_changes_nothing(village: dict[str, Any]) -> None:
+    m = _meeting(village, portal_voting=True)
+    entry, user = _portal_voter(m)
+    services.meeting_self_sign_in(meeting_id=m.pk, resident_id=entry.resident_id, actor=user)  # type: ignore[arg-type]
+    item = m.items.get()
+    services.cast_ballot(actor=user, meeting_id=m.pk, item_id=item.pk, entry_id=entry.pk, choice="for")
+    before = _snapshot(m)
+    with pytest.raises(Conflict) as exc:
+        services.cast_ballot(actor=user, meeting_id=m.pk, item_id=item.pk, entry_id=entry.pk, choice="against")
+    assert exc.value.code == "already_voted"
+    assert _snapshot(m) == before
+    services.meeting_close(actor=village["cadre"], meeting_id=m.pk, minutes="纪要", signatures=["主持人"])
+    before = _snapshot(m)
+    with pytest.raises(Conflict) as exc:
+        services.cast_ballot(actor=user, meeting_id=m.pk, item_id=item.pk, entry_id=entry.pk, choice="against")
+    assert exc.value.code == "meeting_closed"
+    assert _snapshot(m) == before

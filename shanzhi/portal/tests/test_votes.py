@@ -44,6 +44,12 @@ def published_plan(code: str, *, days_ago: float = 1, title: str = "") -> Decisi
     return d
 
 
+def _votes(m: Meeting) -> tuple[int, int, list[tuple[int, bool]]]:
+    """Everything a vote could change: ballots, receipts, presence on the roster."""
+    return (Ballot.objects.filter(item__meeting=m).count(), VoteReceipt.objects.filter(item__meeting=m).count(),
+            list(RosterEntry.objects.filter(meeting=m).order_by("pk").values_list("pk", "present")))
+
+
 # --- votes ---
 
 
@@ -64,7 +70,13 @@ def test_resident_signs_in_and_votes_on_each_item(tree: factories.Tree) -> None:
     assert Ballot.objects.filter(entry=entry, choice="for").count() == 2  # open ballot: linked
     page = client.get(url).content.decode()
     assert page.count('data-testid="voted"') == 2
-    assert AuditEntry.objects.filter(action="affairs.vote.portal", actor=user).count() == 2
+    # exactly one audit row per vote, and it names the resident (the vote's own row, not a second one)
+    votes = AuditEntry.objects.filter(action__startswith="affairs.vote.")
+    assert votes.count() == 2
+    assert all(r.action == "affairs.vote.cast" and r.actor == user and r.actor_label == user.username
+               for r in votes)
+    assert all(r.after is not None and r.after["by"] == "self" and r.after["choice"] == "for" for r in votes)
+    assert {r.after["entry"] for r in votes if r.after} == {entry.pk}
 
 
 def test_secret_ballot_stays_secret(tree: factories.Tree) -> None:
@@ -77,8 +89,11 @@ def test_secret_ballot_stays_secret(tree: factories.Tree) -> None:
     assert item is not None
     client.post(url, {"what": "ballot", "item": item.pk, "choice": "against"})
     assert Ballot.objects.get(item=item).entry is None
-    rows = AuditEntry.objects.filter(action__in=["affairs.vote.portal", "affairs.vote.cast"])
-    assert rows.count() == 2 and all("against" not in str(r.after) for r in rows)
+    rows = AuditEntry.objects.filter(action__startswith="affairs.vote.")
+    assert rows.count() == 1
+    row = rows.get()
+    assert row.action == "affairs.vote.cast" and row.actor == user
+    assert row.after is not None and row.after["choice"] == "secret" and "against" not in str(row.after)
 
 
 def test_voting_twice_is_refused_and_changes_nothing(tree: factories.Tree) -> None:
@@ -90,9 +105,13 @@ def test_voting_twice_is_refused_and_changes_nothing(tree: factories.Tree) -> No
     item = m.items.first()
     assert item is not None
     client.post(url, {"what": "ballot", "item": item.pk, "choice": "for"})
+    before = (_votes(m), AuditEntry.objects.count())
     answer = client.post(url, {"what": "ballot", "item": item.pk, "choice": "against"})
     assert answer.status_code == 409 and 'data-testid="error"' in answer.content.decode()
+    assert "已对该议题投过票" in answer.content.decode()
     assert list(Ballot.objects.filter(item=item).values_list("choice", flat=True)) == ["for"]
+    assert (_votes(m), AuditEntry.objects.count()) == before
+    assert AuditEntry.objects.filter(action="affairs.vote.cast", actor=user).count() == 1
 
 
 def test_vote_before_sign_in_and_bad_choice_are_refused(tree: factories.Tree) -> None:
@@ -119,10 +138,13 @@ def test_closed_meeting_refuses_sign_in_and_votes(tree: factories.Tree) -> None:
     affairs.meeting_close(actor="system", meeting_id=m.pk, minutes="纪要", signatures=["记录人"])
     item = m.items.first()
     assert item is not None
+    before = (_votes(m), AuditEntry.objects.count())
     answer = client.post(url, {"what": "ballot", "item": item.pk, "choice": "for"})
     assert answer.status_code == 409 and 'data-testid="error"' in answer.content.decode()
+    assert "会议已结束" in answer.content.decode()
     assert client.post(url, {"what": "sign_in"}).status_code == 409
     assert not Ballot.objects.exists()
+    assert (_votes(m), AuditEntry.objects.count()) == before
     assert m.title not in client.get(reverse("portal:me")).content.decode()  # no longer open
 
 
@@ -134,11 +156,15 @@ def test_not_on_roster_is_told_and_cannot_vote(tree: factories.Tree) -> None:
     url = reverse("portal:vote", args=[m.pk])
     assert 'data-testid="not-on-roster"' in client.get(url).content.decode()
     assert m.title not in client.get(reverse("portal:me")).content.decode()
+    before = (_votes(m), AuditEntry.objects.count())
     assert client.post(url, {"what": "sign_in"}).status_code == 422
     item = m.items.first()
     assert item is not None
-    assert client.post(url, {"what": "ballot", "item": item.pk, "choice": "for"}).status_code == 422
+    answer = client.post(url, {"what": "ballot", "item": item.pk, "choice": "for"})
+    assert answer.status_code == 422 and 'data-testid="error"' in answer.content.decode()
+    assert "您不在本次会议的应到名单上" in answer.content.decode()
     assert not RosterEntry.objects.filter(meeting=m, present=True).exists() and not Ballot.objects.exists()
+    assert (_votes(m), AuditEntry.objects.count()) == before
 
 
 def test_other_village_and_non_portal_meetings_answer_404(tree: factories.Tree) -> None:
