@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -28,6 +30,44 @@ def links(village_code: str) -> list[tuple[Any, str]]:
     ]
     out = [(label, reverse(name, kwargs={"code": village_code})) for label, name in pages]
     out.append((_("Verify a published record"), reverse("affairs:public_verify")))
+    return out
+
+
+def search(village_code: str, q: str, limit: int = 20) -> list[tuple[str, str]]:
+    """(label, url) of the published village-affairs records of one village that match ``q``.
+
+    Only what the public pages show: decisions whose plan was published, published disclosures (every
+    version), closed meetings and published finance statements.
+    """
+    from . import selectors
+
+    q = (q or "").strip()[:50]
+    if not q:
+        return []
+    out: list[tuple[str, str]] = []
+    for d in selectors.public_decisions(village_code).filter(Q(title__icontains=q) | Q(number__icontains=q)
+                                                              | Q(description__icontains=q))[:limit]:
+        out.append((f"{gettext('Decisions')} · {d.number} {d.title}",
+                    reverse("affairs:public_decision", args=[village_code, d.pk])))
+    disclosures = reverse("affairs:public_disclosures", kwargs={"code": village_code})
+    for x in selectors.public_disclosures(village_code).filter(Q(title__icontains=q) | Q(body__icontains=q)
+                                                                | Q(period__icontains=q))[:limit]:
+        version = f" v{x.version}" if x.version > 1 else ""
+        out.append((f"{gettext('Disclosures')} · {x.title}{version}", f"{disclosures}#d{x.pk}"))
+    meetings = reverse("affairs:public_meetings", kwargs={"code": village_code})
+    for m in selectors.public_meetings(village_code).filter(Q(title__icontains=q) | Q(minutes__icontains=q))[:limit]:
+        out.append((f"{gettext('Meeting results')} · {m.title} {timezone.localtime(m.held_at):%Y-%m-%d}",
+                    f"{meetings}#m{m.pk}"))
+    statements = selectors.public_statements(village_code)
+    period = re.fullmatch(r"(\d{4})(?:-(\d{1,2}))?", q)
+    if period:
+        statements = statements.filter(year=int(period[1]), **({"month": int(period[2])} if period[2] else {}))
+    elif q.lower() not in gettext("Finance statement").lower():
+        statements = statements.none()
+    for s in statements[:limit]:
+        version = f" v{s.version}" if s.version > 1 else ""
+        out.append((f"{gettext('Finance statement')} {s.period}{version}",
+                    reverse("affairs:public_statement", args=[village_code, s.pk])))
     return out
 
 

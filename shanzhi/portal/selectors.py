@@ -34,6 +34,12 @@ def affairs_links(village_code: str) -> list[tuple[str, str]]:
     return list(hook(village_code)) if hook else []
 
 
+def affairs_search(village_code: str, q: str) -> list[tuple[str, str]]:
+    """Published village-affairs records of the village matching ``q`` (decisions, disclosures, meetings, ...)."""
+    hook = affairs_hook("search")
+    return list(hook(village_code, q)) if hook else []
+
+
 def villages(q: str = "") -> QuerySet[Region]:
     qs = Region.objects.filter(level=Level.VILLAGE.value).select_related("parent")
     q = (q or "").strip()

@@ -91,6 +91,7 @@ def village_search(request: HttpRequest, code: str) -> HttpResponse:
     q = request.GET.get("q", "").strip()[:50]
     notices = _paged(request, selectors.public_notices(code, q)) if q else None
     links = [(label, url) for label, url in selectors.affairs_links(code) if q and q.lower() in label.lower()]
+    links += selectors.affairs_search(code, q) if q else []
     return render(request, "portal/search.html", {"region": region, "q": q, "page": notices, "links": links})
 
 

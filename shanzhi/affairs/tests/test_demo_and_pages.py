@@ -121,6 +121,27 @@ def test_portal_links_point_at_public_pages(tree: Any) -> None:
     assert all(url.startswith("/affairs/") for _label, url in got)
 
 
+def test_portal_search_finds_published_records_of_the_village_only(village: dict[str, Any], tree: Any) -> None:
+    code = village["code"]
+    advance(actor=village["cadre"], supervisor=village["supervisor"],
+            decision=helpers.decision(code, title="水渠改造方案"), to="party_assembly")  # plan published, a meeting
+    helpers.decision(code, title="水渠清淤建议")  # still a proposal: not public
+    helpers.decision(tree.village_a1a2, title="水渠别村")
+    services.disclosure_publish(actor=village["cadre"], region_code=code, category="village", cadence="immediate",
+                                period="", title="水渠工程招标公告", body="内容")
+    services.ledger_add(actor=village["cadre"], region_code=code, kind="income", category="租金",
+                        counterparty="承租人", amount="10", date=dt.date(2026, 1, 3), voucher=helpers.voucher())
+    s = services.statement_publish(actor=village["cadre"], region_code=code, year=2026, month=1)
+    page = Client().get(reverse("portal:village_search", args=[code]), {"q": "水渠"}).content.decode()
+    assert "水渠改造方案" in page and "水渠工程招标公告" in page
+    assert "水渠清淤建议" not in page and "水渠别村" not in page
+    assert reverse("affairs:public_meetings", args=[code]) + "#m" in page  # the joint meeting on the plan
+    page = Client().get(reverse("portal:village_search", args=[code]), {"q": "2026-01"}).content.decode()
+    assert reverse("affairs:public_statement", args=[code, s.pk]) in page
+    page = Client().get(reverse("portal:village_search", args=[tree.village_a1a2]), {"q": "2026"}).content.decode()
+    assert reverse("affairs:public_statement", args=[code, s.pk]) not in page
+
+
 def test_home_card_counts_in_one_query(village: dict[str, Any], tree: Any) -> None:
     from shanzhi.affairs.models import DisclosureWarning
     from shanzhi.affairs.selectors import home_counts
