@@ -3,7 +3,7 @@ configured here, and resolve when the rule stops firing.
 
 Prometheus evaluates alerting rules over constant expressions (``vector(1)``) every second and sends them to
 ``/api/v2/alerts`` with the bearer token from its ``alerting.alertmanagers`` configuration, exactly as it would in
-production (the configuration written here is the one shown in ``docs/operations-alerts.md``).
+production (the configuration written here is the one shown in ``docs/operations-gateways.md``, "Prometheus").
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ def token(tree: factories.Tree) -> str:
         source_matchers=[{"name": "severity", "value": "critical", "isRegex": False, "isEqual": True}],
         target_matchers=[{"name": "severity", "value": "warning", "isRegex": False, "isEqual": True}],
     )
-    return factories.make_token(factories.make_user("town_admin", tree.town_a1a, username="prometheus"))
+    return factories.make_token(factories.make_user("dispatcher", tree.town_a1a, username="prometheus"))
 
 
 def api(base: str, token: str, method: str, path: str, body: Any = None) -> Any:
