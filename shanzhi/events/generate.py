@@ -1,4 +1,4 @@
-"""The volume generator: N events with their timeline rows and the matching ``DailyStat`` rollup rows.
+"""The volume generator: N events with their timeline rows and the matching rollup rows (``DailyStat``, ``AreaStat``).
 
 Used by the demo (months of history in seconds) and by the benchmarks (10^5 … 10^7 events).  Events are
 spread over the last ``days`` days and over every village of the regions tree that has a centre, with a
@@ -34,6 +34,7 @@ from shanzhi.core.crypto import encrypt
 from shanzhi.regions.models import Centre, Grid, Region
 
 from .models import LEVEL_ORDER, Category, DailyStat, Event, Level, Source, Status, TimelineEntry
+from .rollup import merge_area_from
 from .routing import ancestor_code
 from .services import DEFAULT_DEADLINES
 
@@ -396,6 +397,8 @@ def _write_rollup(counters: dict[Key, int]) -> int:
                        "SELECT region_code, day, category_id, source, metric, value FROM _gen_dailystat "
                        "ON CONFLICT (region_code, day, category_id, source, metric) "
                        "DO UPDATE SET value = events_dailystat.value + excluded.value")
+    merge_area_from("_gen_dailystat")  # the coarse rollup of the same deltas, in the same transaction
+    with connection.cursor() as cursor:
         cursor.execute("DROP TABLE _gen_dailystat")
     return len(rows)
 
