@@ -315,7 +315,7 @@ class AreaStat(models.Model):
     """A coarse rollup for large scopes, maintained with ``DailyStat`` in the same statements (``rollup``).
 
     One row per (``level``, region of that level, ``period``, ``start``, ``key``): ``level`` is the prefix length
-    of the region (6 county, 9 town; ``region_code`` is its padded 12-digit code), ``period`` is ``d`` (one day,
+    of the region (4 city, 6 county, 9 town; ``region_code`` is its padded 12-digit code), ``period`` is ``d`` (one day,
     ``start`` is the day) or ``m`` (the calendar month starting on ``start``), and ``key`` folds the dimensions
     the statistics page needs without their cross product: a ``DailyStat`` metric name (summed over categories
     and sources), ``cat:<parent category code>`` (events created, by parent category; empty code for a
@@ -333,11 +333,12 @@ class AreaStat(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["level", "period", "start", "region_code", "key"],
+            # the totals: one region's (or a few regions') keys over a range of months or days
+            models.UniqueConstraint(fields=["level", "region_code", "period", "start", "key"],
                                     name="areastat_unique"),
         ]
-        # the trend reads two keys over many days
-        indexes = [models.Index(fields=["level", "period", "key", "start"], name="areastat_key_idx")]
+        # the trend and the drill-down: a few keys of a few regions over many days
+        indexes = [models.Index(fields=["level", "period", "key", "region_code", "start"], name="areastat_key_idx")]
 
     def __str__(self) -> str:
         return f"{self.level} {self.region_code} {self.period}{self.start} {self.key}={self.value}"

@@ -3,7 +3,7 @@
 Every writer of rollups goes through here (services, the deadline sweep, the volume generator), so the two
 tables always agree: each ``AreaStat`` row is the sum of the ``DailyStat`` rows it covers, and it exists
 exactly when one of them does (zero sums included).  ``AreaStat`` rows are derived in SQL from the
-``DailyStat`` deltas (``area_select``): per delta, two levels (county, town) × two periods (day, month) ×
+``DailyStat`` deltas (``area_select``): per delta, three levels (city, county, town) × two periods (day, month) ×
 the keys (the metric; for ``created`` also ``cat:<parent code>`` and ``src:<source>``).
 """
 
@@ -17,7 +17,7 @@ from django.db import connection
 
 Key = tuple[str, dt.date, int, str, str]  # region_code, day, category_id, source, metric
 
-AREA_LEVELS = (6, 9)  # prefix lengths kept in AreaStat: county, town
+AREA_LEVELS = (4, 6, 9)  # prefix lengths kept in AreaStat: city, county, town
 
 _COLUMNS = "region_code, day, category_id, source, metric, value"
 _HEAD = f"INSERT INTO events_dailystat ({_COLUMNS}) VALUES "
@@ -30,22 +30,33 @@ _AREA_TAIL = (" ON CONFLICT (level, period, start, region_code, key) "
 
 def area_select(source: str, vendor: str | None = None) -> str:
     """A ``SELECT`` of the ``AreaStat`` rows (level, region_code, period, start, key, value) that sum the rows
-    of ``source`` (a table or CTE with the ``DailyStat`` columns), grouped so each key occurs once."""
+    of ``source`` (a table or CTE with the ``DailyStat`` columns), grouped so each key occurs once.
+
+    Two stages: the rows are first summed per (town, day, key), which folds villages, categories and sources
+    (the inner query), and only those sums are spread over the levels and periods (the outer query).
+    """
     vendor = vendor or connection.vendor
-    month = ("CAST(date_trunc('month', d.day) AS date)" if vendor == "postgresql"
-             else "date(d.day, 'start of month')")
+    month = ("CAST(date_trunc('month', t.day) AS date)" if vendor == "postgresql"
+             else "date(t.day, 'start of month')")
     levels = " UNION ALL ".join(f"SELECT {n}" + (" AS n" if i == 0 else "") for i, n in enumerate(AREA_LEVELS))
-    return (
-        "SELECT lv.n, substr(substr(d.region_code, 1, lv.n) || '000000000000', 1, 12), pr.p, "
-        f"CASE WHEN pr.p = 'd' THEN d.day ELSE {month} END, "
-        "CASE kk.k WHEN 0 THEN d.metric WHEN 1 THEN 'cat:' || COALESCE(pc.code, '') ELSE 'src:' || d.source END, "
-        "SUM(d.value) "
+    finest = max(AREA_LEVELS)
+    inner = (
+        f"SELECT substr(d.region_code, 1, {finest}) AS area, d.day AS day, "
+        "CASE kk.k WHEN 0 THEN d.metric WHEN 1 THEN 'cat:' || COALESCE(pc.code, '') ELSE 'src:' || d.source END "
+        "AS key, SUM(d.value) AS value "
         f"FROM {source} d "
         "JOIN events_category c ON c.id = d.category_id LEFT JOIN events_category pc ON pc.id = c.parent_id "
-        f"CROSS JOIN ({levels}) lv "
-        "CROSS JOIN (SELECT 'd' AS p UNION ALL SELECT 'm') pr "
         "CROSS JOIN (SELECT 0 AS k UNION ALL SELECT 1 UNION ALL SELECT 2) kk "
         "WHERE kk.k = 0 OR d.metric = 'created' "
+        "GROUP BY 1, 2, 3"
+    )
+    return (
+        "SELECT lv.n, substr(substr(t.area, 1, lv.n) || '000000000000', 1, 12), pr.p, "
+        f"CASE WHEN pr.p = 'd' THEN t.day ELSE {month} END, t.key, SUM(t.value) "
+        f"FROM ({inner}) t "
+        f"CROSS JOIN ({levels}) lv "
+        "CROSS JOIN (SELECT 'd' AS p UNION ALL SELECT 'm') pr "
+        "WHERE true "  # (SQLite: an upsert's SELECT needs a WHERE to parse)
         "GROUP BY 1, 2, 3, 4, 5"
     )
 
@@ -53,6 +64,8 @@ def area_select(source: str, vendor: str | None = None) -> str:
 def merge_area_from(source: str) -> None:
     """Add the ``AreaStat`` sums of the ``DailyStat``-shaped rows of ``source`` (the generator's batch table)."""
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":  # hash the sums in memory rather than sorting them on disk
+            cursor.execute("SET LOCAL work_mem = '256MB'")
         cursor.execute(_AREA_INSERT + area_select(source) + _AREA_TAIL)
 
 

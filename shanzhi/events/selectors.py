@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -80,6 +81,20 @@ def event_list(user: Any, *, queue: str = "all", status: str | None = None, cate
     return qs.select_related("category", "centre", "region", "department", "assignee").order_by("-created_at", "-id")
 
 
+COUNT_CAP = 10_000
+
+
+def capped_count(qs: QuerySet[Any], cap: int | None = None) -> tuple[int, bool]:
+    """``(count, capped)``: the exact number of rows up to ``cap``, else ``(cap, True)``.
+
+    Counts at most ``cap + 1`` rows (``COUNT(*)`` over a ``LIMIT`` subquery), so a list's pagination count costs
+    the same whatever the history in scope; past the cap the pages say "more than".
+    """
+    cap = COUNT_CAP if cap is None else cap
+    n = int(qs.order_by().values("pk")[: cap + 1].count())
+    return (cap, True) if n > cap else (n, False)
+
+
 def event_get(user: Any, pk: int) -> Event:
     """A visible event (or the user's own report); NotFound otherwise."""
     try:
@@ -105,9 +120,11 @@ def statistics(user: Any, *, region: str | None, date_from: dt.date, date_to: dt
     """Figures for a region and period, read from the rollups (never from the event table).
 
     Periods are by the day an event was reported.  ``region`` defaults to the user's whole scope; a region
-    outside it answers NotFound.  Scopes of a county or larger read the coarse ``AreaStat`` (a bounded number
-    of rows whatever the history: county or town rows, whole months plus the days of the partial edge
-    months); town and village scopes read ``DailyStat``.  Both give the same figures.
+    outside it answers NotFound.  Scopes of a town or larger read the coarse ``AreaStat`` (a bounded number
+    of rows whatever the history): the totals and the trend from the rows of the scope's own level, the
+    drill-down from the children's level (a town's villages: from ``DailyStat``), whole months from month rows
+    plus the days of the partial edge months from day rows.  Village scopes read ``DailyStat``.  Both rollups
+    give the same figures.
     """
     prefixes = prefixes_for(user, "events.stats")
     if not prefixes:
@@ -127,7 +144,7 @@ def statistics(user: Any, *, region: str | None, date_from: dt.date, date_to: dt
     if (date_to - date_from).days > 3660:
         raise ValidationFailed(detail={"to": "at most ten years at once"})
     child_length = _child_length(region, prefixes)
-    level = _area_level(scope_prefixes, child_length)
+    level = _area_level(scope_prefixes)
     if level is None:
         sums = _sums_daily(scope_prefixes, date_from, date_to, child_length)
     else:
@@ -161,22 +178,16 @@ def _child_length(region: str | None, prefixes: tuple[str, ...]) -> int | None:
     return _CHILD_LENGTH.get(len(parent_prefix))
 
 
-def _area_level(prefixes: tuple[str, ...], child_length: int | None) -> int | None:
-    """The ``AreaStat`` level that answers for these prefixes (the coarsest covering them and, when drilling,
-    exactly the children's level), or None: read ``DailyStat``."""
+def _area_level(prefixes: tuple[str, ...]) -> int | None:
+    """The coarsest ``AreaStat`` level whose regions each lie inside one of these prefixes, or None."""
     from .rollup import AREA_LEVELS
 
     deepest = max(len(p) for p in prefixes)
-    for level in AREA_LEVELS:
-        if level >= deepest and child_length in (None, level):
-            return level
-    return None
+    return next((level for level in AREA_LEVELS if level >= deepest), None)
 
 
 def _sums_daily(prefixes: tuple[str, ...], date_from: dt.date, date_to: dt.date,
                 child_length: int | None) -> _Sums:
-    from django.db.models.functions import Substr
-
     sums = _Sums()
     rows = DailyStat.objects.filter(scope_q(prefixes), day__gte=date_from, day__lte=date_to)
     sums.totals = {m: int(v) for m, v in rows.values("metric").annotate(v=Sum("value")).values_list("metric", "v")}
@@ -186,13 +197,24 @@ def _sums_daily(prefixes: tuple[str, ...], date_from: dt.date, date_to: dt.date,
     sums.by_source = {s: int(v) for s, v in created.values("source").annotate(v=Sum("value"))
                       .values_list("source", "v")}
     if child_length is not None:
-        data = (rows.filter(metric__in=_CHILD_METRICS).annotate(child=Substr("region_code", 1, child_length))
-                .values("child", "metric").annotate(v=Sum("value")).values_list("child", "metric", "v"))
-        for child, metric, v in data:
-            sums.by_child.setdefault(child, {})[metric] = int(v)
+        sums.by_child = _children_daily(prefixes, date_from, date_to, child_length)
     sums.trend = {(d, m): int(v) for d, m, v in rows.filter(metric__in=["created", "closed"])
                   .values("day", "metric").annotate(v=Sum("value")).values_list("day", "metric", "v")}
     return sums
+
+
+def _children_daily(prefixes: tuple[str, ...], date_from: dt.date, date_to: dt.date,
+                    child_length: int) -> dict[str, dict[str, int]]:
+    from django.db.models.functions import Substr
+
+    table: dict[str, dict[str, int]] = {}
+    data = (DailyStat.objects.filter(scope_q(prefixes), day__gte=date_from, day__lte=date_to,
+                                     metric__in=_CHILD_METRICS)
+            .annotate(child=Substr("region_code", 1, child_length))
+            .values("child", "metric").annotate(v=Sum("value")).values_list("child", "metric", "v"))
+    for child, metric, v in data:
+        table.setdefault(child, {})[metric] = int(v)
+    return table
 
 
 def month_split(date_from: dt.date, date_to: dt.date) -> tuple[tuple[dt.date, dt.date] | None,
@@ -218,7 +240,9 @@ def _next_month(day: dt.date) -> dt.date:
 
 def _sums_area(prefixes: tuple[str, ...], level: int, date_from: dt.date, date_to: dt.date,
                child_length: int | None) -> _Sums:
+    """The sums from ``AreaStat``: totals and trend at ``level``, the children at theirs (four queries)."""
     from .models import AreaStat
+    from .rollup import AREA_LEVELS
 
     months, edges = month_split(date_from, date_to)
     period = Q(pk__in=[])
@@ -226,20 +250,23 @@ def _sums_area(prefixes: tuple[str, ...], level: int, date_from: dt.date, date_t
         period |= Q(period="m", start__gte=months[0], start__lte=months[1])
     for low, high in edges:
         period |= Q(period="d", start__gte=low, start__lte=high)
-    rows = AreaStat.objects.filter(scope_q(prefixes), level=level)
+    scoped = AreaStat.objects.filter(scope_q(prefixes))
+    rows = scoped.filter(level=level)
     sums = _Sums()
-    for region_code, key, value in (rows.filter(period).values("region_code", "key").annotate(v=Sum("value"))
-                                    .values_list("region_code", "key", "v")):
-        v = int(value)
+    for key, value in rows.filter(period).values("key").annotate(v=Sum("value")).values_list("key", "v"):
         if key.startswith("cat:"):
-            code = key[4:] or None
-            sums.by_category[code] = sums.by_category.get(code, 0) + v
+            sums.by_category[key[4:] or None] = int(value)
         elif key.startswith("src:"):
-            sums.by_source[key[4:]] = sums.by_source.get(key[4:], 0) + v
+            sums.by_source[key[4:]] = int(value)
         else:
-            sums.totals[key] = sums.totals.get(key, 0) + v
-            if child_length is not None and key in _CHILD_METRICS:
-                sums.by_child.setdefault(region_code[:child_length], {})[key] = v
+            sums.totals[key] = int(value)
+    if child_length in AREA_LEVELS:
+        for region_code, key, value in (scoped.filter(period, level=child_length, key__in=_CHILD_METRICS)
+                                        .values("region_code", "key").annotate(v=Sum("value"))
+                                        .values_list("region_code", "key", "v")):
+            sums.by_child.setdefault(region_code[:child_length], {})[key] = int(value)
+    elif child_length is not None:
+        sums.by_child = _children_daily(prefixes, date_from, date_to, child_length)
     sums.trend = {(d, k): int(v) for d, k, v in rows.filter(period="d", key__in=["created", "closed"],
                                                             start__gte=date_from, start__lte=date_to)
                   .values("start", "key").annotate(v=Sum("value")).values_list("start", "key", "v")}
@@ -308,22 +335,35 @@ def default_period() -> tuple[dt.date, dt.date]:
 
 # --- reads for the pages ----------------------------------------------------------------------------
 def queue_counts(user: Any) -> dict[str, int]:
-    """The number of events in each work queue (one query whatever the number of events)."""
+    """The number of events in each work queue, capped at ``COUNT_CAP + 1`` (read: "more than COUNT_CAP").
+
+    The open-event queues (centre, overdue, supervised) are bounded by the open events and counted exactly
+    in one query; the queues that keep every finished event too (all, mine, reported by me) are counted up to
+    the cap each, so the page costs the same whatever the history.
+    """
     from django.db.models import Count
 
     pk = getattr(user, "pk", None) or -1
     scope = scope_q(prefixes_for(user, "events.view"))
     codes = [code for _role, code in user._assignment_rows()] if hasattr(user, "_assignment_rows") else []
-    open_q = Q(status__in=[s.value for s in OPEN_STATUSES])
-    counts = Event.objects.filter(scope | Q(reporter_id=pk)).aggregate(
-        all=Count("id", filter=scope),
-        mine=Count("id", filter=scope & Q(assignee_id=pk)),
-        centre=Count("id", filter=scope & open_q & (Q(centre__region_id__in=codes)
-                                                     | Q(department__region_id__in=codes))),
-        overdue=Count("id", filter=scope & open_q & Q(overdue=True)),
-        supervised=Count("id", filter=scope & open_q & Q(supervised=True)),
-        reported_by_me=Count("id", filter=Q(reporter_id=pk)),
+    open_events = Event.objects.filter(scope, status__in=[s.value for s in OPEN_STATUSES])
+    counts = open_events.aggregate(
+        centre=Count("id", filter=Q(centre__region_id__in=codes) | Q(department__region_id__in=codes)),
+        overdue=Count("id", filter=Q(overdue=True)),
+        supervised=Count("id", filter=Q(supervised=True)),
     )
+
+    capped = {"all": Event.objects.filter(scope), "mine": Event.objects.filter(scope, assignee_id=pk),
+              "reported_by_me": Event.objects.filter(reporter_id=pk)}
+    parts: list[str] = []
+    params: list[Any] = []
+    for qs in capped.values():  # SELECT (SELECT COUNT(*) FROM (… LIMIT cap + 1)), …: one more query
+        sql, part_params = qs.order_by().values("pk")[: COUNT_CAP + 1].query.sql_with_params()
+        parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS q{len(parts)})")  # noqa: S608 (the ORM's own SQL)
+        params.extend(part_params)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts), params)
+        counts.update(zip(capped, cursor.fetchone(), strict=True))
     return {k: int(v or 0) for k, v in counts.items()}
 
 

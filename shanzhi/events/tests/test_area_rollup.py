@@ -73,10 +73,11 @@ def test_coarse_rollup_gives_the_daily_figures(tree: factories.Tree, seed: int) 
     with transaction.atomic():
         rollup.add(_random_deltas(tree, rng, 400), chunk=70)
     scopes = [
-        (("3309",), 6, 6),  # the city, drilled to counties
-        (("330902",), 9, 9),  # a county, drilled to towns
-        (("330902008",), 9, None),  # a town's own figures (its drill-down to villages reads DailyStat)
-        (("3309", "3302"), 6, None),  # several prefixes: no drill-down
+        (("33",), 4, 4),  # a province, drilled to cities
+        (("3309",), 4, 6),  # the city, drilled to counties
+        (("330902",), 6, 9),  # a county, drilled to towns
+        (("330902008",), 9, 12),  # a town, drilled to villages (from DailyStat)
+        (("3309", "3302"), 4, None),  # several prefixes: no drill-down
         (("330902", "330903001"), 9, None),
     ]
     periods = list(PERIODS)
@@ -87,7 +88,7 @@ def test_coarse_rollup_gives_the_daily_figures(tree: factories.Tree, seed: int) 
         for start, end in periods:
             daily, area = _both(prefixes, level, child, start, end)
             assert daily == area, (prefixes, start, end)
-    daily, _area = _both(("3309",), 6, 6, dt.date(2025, 1, 1), dt.date(2026, 12, 31))
+    daily, _area = _both(("3309",), 4, 6, dt.date(2025, 1, 1), dt.date(2026, 12, 31))
     assert daily["created"] > 0 and daily["by_child"] and daily["by_category"] and daily["trend"]
     assert any(c["code"] is None for c in daily["by_category"])  # the top-level category's own events
     assert any(v == 0 for v in AreaStat.objects.values_list("value", flat=True))  # zero sums kept, as DailyStat
@@ -126,20 +127,20 @@ def test_city_and_county_statistics_read_a_bounded_number_of_coarse_rows(ev: Any
         assert "events_areastat" in sql and "events_dailystat" not in sql and "events_event" not in sql
         counts.append(len(ctx.captured_queries))
     assert counts[0] == counts[1] <= 6
-    # the table itself: at most (counties + towns) × (days + months) × keys rows, whatever the event count
+    # the table itself: at most (cities + counties + towns) × (days + months) × keys rows, whatever the events
     keys = len(set(AreaStat.objects.values_list("key", flat=True)))
     regions = len(set(AreaStat.objects.values_list("region_code", flat=True)))
     assert AreaStat.objects.count() <= regions * (401 + 15) * keys
 
 
 @pytest.mark.django_db
-def test_town_and_village_statistics_keep_reading_daily_rows(ev: Any) -> None:
+def test_a_towns_villages_and_a_village_read_daily_rows(ev: Any) -> None:
     generate(count=50, days=30, seed=3, now=NOW, timeline=False)
-    for region in (ev.tree.town_a1a, ev.tree.village_a1a1):
+    for region, daily_queries in ((ev.tree.town_a1a, 1), (ev.tree.village_a1a1, 4)):
         with CaptureQueriesContext(connection) as ctx:
             selectors.statistics(ev.city_desk, region=region, date_from=dt.date(2026, 6, 1),
                                  date_to=dt.date(2026, 6, 30))
-        assert "events_dailystat" in " ".join(q["sql"] for q in ctx.captured_queries)
+        assert sum("events_dailystat" in q["sql"] for q in ctx.captured_queries) == daily_queries
 
 
 def test_month_split() -> None:
@@ -151,3 +152,26 @@ def test_month_split() -> None:
         (dt.date(2026, 1, 1), dt.date(2026, 2, 1)),
         [(dt.date(2025, 12, 31), dt.date(2025, 12, 31)), (dt.date(2026, 3, 1), dt.date(2026, 3, 1))])
     assert split(dt.date(2026, 2, 1), dt.date(2026, 2, 27)) == (None, [(dt.date(2026, 2, 1), dt.date(2026, 2, 27))])
+
+
+# --- the list's capped counts ---------------------------------------------------------------------------
+@pytest.mark.django_db
+def test_list_count_is_exact_up_to_the_cap_then_capped(client: Any, ev: Any, monkeypatch: Any) -> None:
+    from django.urls import reverse
+
+    generate(count=12, days=5, seed=4, now=NOW, timeline=False, region_prefix="330902")
+    client.force_login(ev.county_desk)
+    answer = client.get("/api/v1/events?limit=5").json()
+    assert (answer["count"], answer["count_capped"], len(answer["items"])) == (12, False, 5)
+    monkeypatch.setattr(selectors, "COUNT_CAP", 10)
+    answer = client.get("/api/v1/events?limit=5&offset=10").json()
+    assert (answer["count"], answer["count_capped"], len(answer["items"])) == (10, True, 2)  # the pages go on
+    assert selectors.capped_count(selectors.event_list(ev.county_desk), cap=12) == (12, False)
+    # the queue page: a capped tab count and "of more than" pages
+    monkeypatch.setattr(selectors, "COUNT_CAP", 3)
+    page = client.get(reverse("events:queue"), {"queue": "all"})
+    tabs = {k: n for k, _label, n in page.context["tabs"]}
+    assert tabs["all"] == 4 and page.context["page"].paginator.capped
+    body = page.content.decode()
+    assert 'data-testid="tab-all"' in body and "3+</span>" in body
+
