@@ -341,6 +341,7 @@ def queue_counts(user: Any) -> dict[str, int]:
     in one query; the queues that keep every finished event too (all, mine, reported by me) are counted up to
     the cap each, so the page costs the same whatever the history.
     """
+    from django.core.exceptions import EmptyResultSet
     from django.db.models import Count
 
     pk = getattr(user, "pk", None) or -1
@@ -358,7 +359,11 @@ def queue_counts(user: Any) -> dict[str, int]:
     parts: list[str] = []
     params: list[Any] = []
     for qs in capped.values():  # SELECT (SELECT COUNT(*) FROM (… LIMIT cap + 1)), …: one more query
-        sql, part_params = qs.order_by().values("pk")[: COUNT_CAP + 1].query.sql_with_params()
+        try:
+            sql, part_params = qs.order_by().values("pk")[: COUNT_CAP + 1].query.sql_with_params()
+        except EmptyResultSet:  # no scope at all (a resident's "all"): nothing to count
+            parts.append("0")
+            continue
         parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS q{len(parts)})")  # noqa: S608 (the ORM's own SQL)
         params.extend(part_params)
     with connection.cursor() as cursor:
