@@ -14,7 +14,7 @@ after ANALYZE, each measurement runs ``--repeat`` times (after one warm-up run) 
 
 Targets: p95 < 100 ms, and p95 at the largest size <= 1.5 x p95 at 100,000.
 
-    uv run python bench/stats_list.py [--sizes 100000,1000000] [--repeat 30] [--keep]
+    uv run python bench/stats_list.py [--sizes 100000,1000000] [--repeat 30] [--keep] [--db NAME]
 """
 
 from __future__ import annotations
@@ -91,12 +91,13 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=400)
     parser.add_argument("--batch", type=int, default=100000, help="events per generator transaction")
     parser.add_argument("--keep", action="store_true", help="reuse the database (grow from what is there)")
+    parser.add_argument("--db", default=DB, help=f"database name (default {DB})")
     args = parser.parse_args()
     print_machine()
-    if args.keep and database_exists(DB):
-        url = db_url(DB)
+    if args.keep and database_exists(args.db):
+        url = db_url(args.db)
     else:
-        url = fresh_database(DB)
+        url = fresh_database(args.db)
         shanzhi(url, "migrate")
         t0 = time.monotonic()
         shanzhi(url, "demo", "--size", "city", "--no-serve")
