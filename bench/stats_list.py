@@ -5,15 +5,16 @@ Database ``sz_bench_stats`` (PostgreSQL): the demo city (size ``city``: 426 vill
 after ANALYZE, each measurement runs ``--repeat`` times (after one warm-up run) and reports p50/p95 in ms:
 
 * ``stats_30d`` / ``stats_1y``: ``selectors.statistics`` for the city administrator's whole city, the last 30
-  days and the last 365 days (read from the ``DailyStat`` rollup);
+  days and the last 365 days (read from the coarse ``AreaStat`` rollup, county rows);
+* ``stats_county_30d`` / ``stats_county_1y``: the same for one county (``AreaStat`` town rows);
 * ``list_page_<who>``: the first page (50 rows, the API default) of ``selectors.event_list`` for a county
   dispatcher and the city administrator;
 * ``list_count_<who>``: the pagination count of the same list (what ``GET /api/v1/events`` returns as
-  ``count``).
+  ``count``: ``selectors.capped_count``, exact up to 10,000, then capped with ``count_capped``).
 
 Targets: p95 < 100 ms, and p95 at the largest size <= 1.5 x p95 at 100,000.
 
-    uv run python bench/stats_list.py [--sizes 100000,1000000] [--repeat 30] [--keep]
+    uv run python bench/stats_list.py [--sizes 100000,1000000] [--repeat 30] [--keep] [--db NAME]
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -62,18 +64,20 @@ def measure(repeat: int) -> dict[str, tuple[float, float]]:
     limit = 50
     out: dict[str, tuple[float, float]] = {}
 
-    def stats(days: int) -> Callable[[], Any]:
-        return lambda: selectors.statistics(admin, region=None, date_from=today - dt.timedelta(days=days - 1),
+    def stats(days: int, region: str | None = None) -> Callable[[], Any]:
+        return lambda: selectors.statistics(admin, region=region, date_from=today - dt.timedelta(days=days - 1),
                                             date_to=today)
 
     def page(user: Any) -> Callable[[], Any]:
         return lambda: list(selectors.event_list(user)[:limit])
 
     def count(user: Any) -> Callable[[], Any]:
-        return lambda: selectors.event_list(user).count()
+        return lambda: selectors.capped_count(selectors.event_list(user))
 
     out["stats_30d"] = timed(stats(30), repeat)
     out["stats_1y"] = timed(stats(365), repeat)
+    out["stats_county_30d"] = timed(stats(30, COUNTY), repeat)
+    out["stats_county_1y"] = timed(stats(365, COUNTY), repeat)
     for who, user in (("county_desk", desk), ("city_admin", admin)):
         out[f"list_page_{who}"] = timed(page(user), repeat)
         out[f"list_count_{who}"] = timed(count(user), max(3, repeat // 3))
@@ -85,13 +89,15 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--days", type=int, default=400)
+    parser.add_argument("--batch", type=int, default=100000, help="events per generator transaction")
     parser.add_argument("--keep", action="store_true", help="reuse the database (grow from what is there)")
+    parser.add_argument("--db", default=DB, help=f"database name (default {DB})")
     args = parser.parse_args()
     print_machine()
-    if args.keep and database_exists(DB):
-        url = db_url(DB)
+    if args.keep and database_exists(args.db):
+        url = db_url(args.db)
     else:
-        url = fresh_database(DB)
+        url = fresh_database(args.db)
         shanzhi(url, "migrate")
         t0 = time.monotonic()
         shanzhi(url, "demo", "--size", "city", "--no-serve")
@@ -100,7 +106,7 @@ def main() -> None:
     from django.db import connection
 
     from shanzhi.events.generate import generate
-    from shanzhi.events.models import DailyStat, Event
+    from shanzhi.events.models import AreaStat, DailyStat, Event
 
     results: dict[int, dict[str, tuple[float, float]]] = {}
     seed = 100
@@ -108,20 +114,25 @@ def main() -> None:
         have = Event.objects.count()
         if size > have:
             seed += 1
-            r = generate(count=size - have, days=args.days, seed=seed, timeline=False, batch=50000,
+            r = generate(count=size - have, days=args.days, seed=seed, timeline=False, batch=args.batch,
                          log=lambda m: print("  generate", m, flush=True))
-            print(f"generated {r.events} events in {r.seconds:.0f} s ({r.rate:.0f}/s)")
+            print(f"generated {r.events} events in {r.seconds:.0f} s ({r.rate:.0f}/s), load {os.getloadavg()}",
+                  flush=True)
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE events_event")
             cursor.execute("VACUUM ANALYZE events_dailystat")
+            cursor.execute("VACUUM ANALYZE events_areastat")
         events, stats_rows = Event.objects.count(), DailyStat.objects.count()
-        print(f"size: {events} events, {stats_rows} rollup rows")
+        area_rows = AreaStat.objects.count()
+        print(f"size: {events} events, {stats_rows} DailyStat rows, {area_rows} AreaStat rows, "
+              f"load average {os.getloadavg()}", flush=True)
         results[events] = measure(args.repeat)
         for name, (p50, p95) in results[events].items():
             flag = "ok" if p95 < 100 else "SLOW"
-            print(f"  {name:<24} p50 {p50:>8.1f} ms   p95 {p95:>8.1f} ms   {flag}")
+            print(f"  {name:<24} p50 {p50:>8.1f} ms   p95 {p95:>8.1f} ms   {flag}", flush=True)
         print(json.dumps({"bench": "stats_list", "events": events, "rollup_rows": stats_rows,
-                          "p50_p95_ms": results[events]}))
+                          "area_rows": area_rows, "load_avg_after": os.getloadavg(),
+                          "p50_p95_ms": results[events]}), flush=True)
     sizes = sorted(results)
     if len(sizes) > 1:
         small, big = results[sizes[0]], results[sizes[-1]]

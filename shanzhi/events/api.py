@@ -174,8 +174,24 @@ def create_event(request: HttpRequest, payload: EventIn) -> Status[dict[str, Any
                                             "possible_duplicates": [d.number for d in dupes]})
 
 
+class CappedPagination(LimitOffsetPagination):
+    """Limit/offset pages whose ``count`` is exact up to ``selectors.COUNT_CAP`` (10,000); past it the count
+    is the cap and ``count_capped`` is true (counting every row in a large scope would grow with history)."""
+
+    class Output(Schema):
+        items: list[Any]
+        count: int = Field(..., description="the number of matching events, exact up to 10,000")
+        count_capped: bool = Field(..., description="true when more events match than count says (count is the cap)")
+
+    def paginate_queryset(self, queryset: Any, pagination: Any, request: HttpRequest, **params: Any) -> Any:
+        offset = pagination.offset
+        limit: int = min(pagination.limit, self.max_limit)
+        count, capped = queryset.capped_count()
+        return {"items": queryset[offset : offset + limit], "count": count, "count_capped": capped}
+
+
 @router.get("", response=list[EventOut])
-@paginate(LimitOffsetPagination)
+@paginate(CappedPagination)
 def list_events(request: HttpRequest, queue: str = "all", status: str | None = None, category: str | None = None,
                 source: str | None = None, region: str | None = None, q: str | None = None,
                 overdue: bool | None = None, created_from: dt.date | None = None,
@@ -194,6 +210,9 @@ class _Mapped:
 
     def count(self) -> int:
         return int(self.qs.count())
+
+    def capped_count(self) -> tuple[int, bool]:
+        return selectors.capped_count(self.qs)
 
     def __len__(self) -> int:
         return self.count()

@@ -1,4 +1,4 @@
-"""The volume generator: N events with their timeline rows and the matching ``DailyStat`` rollup rows.
+"""The volume generator: N events with their timeline rows and the matching rollup rows (``DailyStat``, ``AreaStat``).
 
 Used by the demo (months of history in seconds) and by the benchmarks (10^5 … 10^7 events).  Events are
 spread over the last ``days`` days and over every village of the regions tree that has a centre, with a
@@ -19,6 +19,7 @@ calendar time (working minutes × 3) rather than with the holiday calendar, whic
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import random
 import time
@@ -34,6 +35,7 @@ from shanzhi.core.crypto import encrypt
 from shanzhi.regions.models import Centre, Grid, Region
 
 from .models import LEVEL_ORDER, Category, DailyStat, Event, Level, Source, Status, TimelineEntry
+from .rollup import merge_area_from
 from .routing import ancestor_code
 from .services import DEFAULT_DEADLINES
 
@@ -146,8 +148,15 @@ def _world(prefix: str | None) -> tuple[list[_Village], list[_Cat], list[int]]:
     return result, cats, weights
 
 
+_CUMULATIVE: dict[int, tuple[list[Any], list[int]]] = {}
+
+
 def _pick(rng: random.Random, mix: dict[Any, int]) -> Any:
-    return rng.choices(list(mix), weights=list(mix.values()))[0]
+    """A weighted draw; the same draw as ``rng.choices(list(mix), weights=…)`` with the sums computed once."""
+    found = _CUMULATIVE.get(id(mix))
+    if found is None:
+        found = _CUMULATIVE[id(mix)] = (list(mix), list(itertools.accumulate(mix.values())))
+    return rng.choices(found[0], cum_weights=found[1])[0]
 
 
 class _Builder:
@@ -160,6 +169,9 @@ class _Builder:
         self.timeline, self.open_share = timeline, open_share
         self.sources = list(SOURCE_WEIGHTS)
         self.source_weights = list(SOURCE_WEIGHTS.values())
+        # cumulative weights once: the same draws as ``choices(weights=…)``, without summing on every event
+        self.cat_cum = list(itertools.accumulate(weights))
+        self.source_cum = list(itertools.accumulate(self.source_weights))
         self.tz = timezone.get_current_timezone()
         self.rollup: dict[Key, int] = defaultdict(int)
         self.by_status: dict[str, int] = defaultdict(int)
@@ -169,8 +181,8 @@ class _Builder:
     def one(self, pk: int) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
         rng, now = self.rng, self.now
         village = rng.choice(self.villages)
-        cat = rng.choices(self.cats, weights=self.weights)[0]
-        source = rng.choices(self.sources, weights=self.source_weights)[0]
+        cat = rng.choices(self.cats, cum_weights=self.cat_cum)[0]
+        source = rng.choices(self.sources, cum_weights=self.source_cum)[0]
         age = rng.random() ** 1.15 * self.days * 86400  # a little more recent history than old
         created = now - dt.timedelta(seconds=age)
         local = created.astimezone(self.tz)
@@ -268,7 +280,7 @@ class _Builder:
             deltas["closed"] = 1
             deltas[f"closed_{level.value}"] = 1
             if status == Status.RATED:
-                rating = rng.choices([3, 4, 5], weights=[10, 35, 55])[0]
+                rating = rng.choices([3, 4, 5], cum_weights=[10, 45, 100])[0]
                 rating_comment = "" if rating < 5 else "处理及时,很满意"
                 deltas["rating_sum"] = rating
                 deltas["rating_count"] = 1
@@ -396,6 +408,8 @@ def _write_rollup(counters: dict[Key, int]) -> int:
                        "SELECT region_code, day, category_id, source, metric, value FROM _gen_dailystat "
                        "ON CONFLICT (region_code, day, category_id, source, metric) "
                        "DO UPDATE SET value = events_dailystat.value + excluded.value")
+    merge_area_from("_gen_dailystat")  # the coarse rollup of the same deltas, in the same transaction
+    with connection.cursor() as cursor:
         cursor.execute("DROP TABLE _gen_dailystat")
     return len(rows)
 

@@ -311,6 +311,39 @@ class DailyStat(models.Model):
         return f"{self.region_code} {self.day} {self.metric}={self.value}"
 
 
+class AreaStat(models.Model):
+    """A coarse rollup for large scopes, maintained with ``DailyStat`` in the same statements (``rollup``).
+
+    One row per (``level``, region of that level, ``period``, ``start``, ``key``): ``level`` is the prefix length
+    of the region (4 city, 6 county, 9 town; ``region_code`` is its padded 12-digit code), ``period`` is ``d`` (one day,
+    ``start`` is the day) or ``m`` (the calendar month starting on ``start``), and ``key`` folds the dimensions
+    the statistics page needs without their cross product: a ``DailyStat`` metric name (summed over categories
+    and sources), ``cat:<parent category code>`` (events created, by parent category; empty code for a
+    top-level category) or ``src:<source>`` (events created, by source).  Its size is bounded by regions ×
+    periods × keys, independent of the number of events, so city and county statistics read a few thousand
+    rows whatever the history.
+    """
+
+    level = models.PositiveSmallIntegerField()
+    region_code = models.CharField(max_length=12)
+    period = models.CharField(max_length=1)
+    start = models.DateField()
+    key = models.CharField(max_length=48)
+    value = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            # the totals: one region's (or a few regions') keys over a range of months or days
+            models.UniqueConstraint(fields=["level", "region_code", "period", "start", "key"],
+                                    name="areastat_unique"),
+        ]
+        # the trend and the drill-down: a few keys of a few regions over many days
+        indexes = [models.Index(fields=["level", "period", "key", "region_code", "start"], name="areastat_key_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.level} {self.region_code} {self.period}{self.start} {self.key}={self.value}"
+
+
 class CalendarDay(models.Model):
     """The official working-day calendar (holidays and adjusted working days), editable by administrators."""
 

@@ -1,4 +1,11 @@
-"""Incremental rollup counters (``DailyStat``): one multi-row upsert per transaction."""
+"""Incremental rollup counters: ``DailyStat`` and the coarse ``AreaStat``, written by the same statements.
+
+Every writer of rollups goes through here (services, the deadline sweep, the volume generator), so the two
+tables always agree: each ``AreaStat`` row is the sum of the ``DailyStat`` rows it covers, and it exists
+exactly when one of them does (zero sums included).  ``AreaStat`` rows are derived in SQL from the
+``DailyStat`` deltas (``area_select``): per delta, three levels (city, county, town) × two periods (day, month) ×
+the keys (the metric; for ``created`` also ``cat:<parent code>`` and ``src:<source>``).
+"""
 
 from __future__ import annotations
 
@@ -10,20 +17,86 @@ from django.db import connection
 
 Key = tuple[str, dt.date, int, str, str]  # region_code, day, category_id, source, metric
 
-_HEAD = "INSERT INTO events_dailystat (region_code, day, category_id, source, metric, value) VALUES "
+AREA_LEVELS = (4, 6, 9)  # prefix lengths kept in AreaStat: city, county, town
+
+_COLUMNS = "region_code, day, category_id, source, metric, value"
+_HEAD = f"INSERT INTO events_dailystat ({_COLUMNS}) VALUES "
 _TAIL = (" ON CONFLICT (region_code, day, category_id, source, metric) "
          "DO UPDATE SET value = events_dailystat.value + excluded.value")
+_AREA_INSERT = "INSERT INTO events_areastat (level, region_code, period, start, key, value) "
+_AREA_TAIL = (" ON CONFLICT (level, period, start, region_code, key) "
+              "DO UPDATE SET value = events_areastat.value + excluded.value")
+
+
+def area_select(source: str, vendor: str | None = None) -> str:
+    """A ``SELECT`` of the ``AreaStat`` rows (level, region_code, period, start, key, value) that sum the rows
+    of ``source`` (a table or CTE with the ``DailyStat`` columns), grouped so each key occurs once.
+
+    Two stages: the rows are first summed per (town, day, key), which folds villages, categories and sources
+    (the inner query), and only those sums are spread over the levels and periods (the outer query).
+    """
+    vendor = vendor or connection.vendor
+    month = ("CAST(date_trunc('month', t.day) AS date)" if vendor == "postgresql"
+             else "date(t.day, 'start of month')")
+    levels = " UNION ALL ".join(f"SELECT {n}" + (" AS n" if i == 0 else "") for i, n in enumerate(AREA_LEVELS))
+    finest = max(AREA_LEVELS)
+    inner = (
+        f"SELECT substr(d.region_code, 1, {finest}) AS area, d.day AS day, "
+        "CASE kk.k WHEN 0 THEN d.metric WHEN 1 THEN 'cat:' || COALESCE(pc.code, '') ELSE 'src:' || d.source END "
+        "AS key, SUM(d.value) AS value "
+        f"FROM {source} d "
+        "JOIN events_category c ON c.id = d.category_id LEFT JOIN events_category pc ON pc.id = c.parent_id "
+        "CROSS JOIN (SELECT 0 AS k UNION ALL SELECT 1 UNION ALL SELECT 2) kk "
+        "WHERE kk.k = 0 OR d.metric = 'created' "
+        "GROUP BY 1, 2, 3"
+    )
+    return (
+        "SELECT lv.n, substr(substr(t.area, 1, lv.n) || '000000000000', 1, 12), pr.p, "
+        f"CASE WHEN pr.p = 'd' THEN t.day ELSE {month} END, t.key, SUM(t.value) "
+        f"FROM ({inner}) t "
+        f"CROSS JOIN ({levels}) lv "
+        "CROSS JOIN (SELECT 'd' AS p UNION ALL SELECT 'm') pr "
+        "WHERE true "  # (SQLite: an upsert's SELECT needs a WHERE to parse)
+        "GROUP BY 1, 2, 3, 4, 5"
+    )
+
+
+def merge_area_from(source: str) -> None:
+    """Add the ``AreaStat`` sums of the ``DailyStat``-shaped rows of ``source`` (the generator's batch table)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":  # hash the sums in memory rather than sorting them on disk
+            cursor.execute("SET LOCAL work_mem = '256MB'")
+        cursor.execute(_AREA_INSERT + area_select(source) + _AREA_TAIL)
+
+
+def rebuild_area() -> int:
+    """Recompute ``AreaStat`` from ``DailyStat`` (the back-fill of existing databases); returns the row count."""
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM events_areastat")
+        cursor.execute(_AREA_INSERT + area_select("events_dailystat"))
+        cursor.execute("SELECT COUNT(*) FROM events_areastat")
+        return int(cursor.fetchone()[0])
 
 
 def add(counters: Iterable[tuple[Key, int]], chunk: int = 500) -> None:
-    """Add ``value`` to each counter (creating it at 0 first); zero deltas are skipped.
+    """Add ``value`` to each counter (creating it at 0 first); zero deltas (after summing repeated keys) are
+    skipped.
 
-    ``INSERT … ON CONFLICT DO UPDATE`` is the same statement on PostgreSQL and SQLite (3.24+).
+    Two statements per chunk, in the caller's transaction: the ``DailyStat`` upsert and the ``AreaStat``
+    upsert of the same deltas.  ``INSERT … ON CONFLICT DO UPDATE`` is the same on PostgreSQL and SQLite (3.24+).
     """
-    rows = [(*key, value) for key, value in counters if value]
+    summed: dict[Key, int] = {}
+    for key, value in counters:  # one row per key: an upsert may not touch a row twice
+        summed[key] = summed.get(key, 0) + value
+    rows = [(*key, value) for key, value in summed.items() if value]
+    pg = connection.vendor == "postgresql"
+    # typed placeholders for the VALUES of the CTE on PostgreSQL (a CAST to date would be numeric on SQLite)
+    row_sql = "(%s, %s::date, %s::bigint, %s, %s, %s::bigint)" if pg else "(%s, %s, %s, %s, %s, %s)"
     for start in range(0, len(rows), chunk):
         part = rows[start:start + chunk]
-        sql = _HEAD + ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(part)) + _TAIL
         params: list[Any] = [v for row in part for v in row]
+        values = ", ".join([row_sql] * len(part))
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(_HEAD + values + _TAIL, params)
+            cursor.execute(f"WITH d ({_COLUMNS}) AS (VALUES {values}) "
+                           + _AREA_INSERT + area_select("d") + _AREA_TAIL, params)

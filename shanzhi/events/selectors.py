@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -80,6 +81,20 @@ def event_list(user: Any, *, queue: str = "all", status: str | None = None, cate
     return qs.select_related("category", "centre", "region", "department", "assignee").order_by("-created_at", "-id")
 
 
+COUNT_CAP = 10_000
+
+
+def capped_count(qs: QuerySet[Any], cap: int | None = None) -> tuple[int, bool]:
+    """``(count, capped)``: the exact number of rows up to ``cap``, else ``(cap, True)``.
+
+    Counts at most ``cap + 1`` rows (``COUNT(*)`` over a ``LIMIT`` subquery), so a list's pagination count costs
+    the same whatever the history in scope; past the cap the pages say "more than".
+    """
+    cap = COUNT_CAP if cap is None else cap
+    n = int(qs.order_by().values("pk")[: cap + 1].count())
+    return (cap, True) if n > cap else (n, False)
+
+
 def event_get(user: Any, pk: int) -> Event:
     """A visible event (or the user's own report); NotFound otherwise."""
     try:
@@ -102,10 +117,14 @@ RATE_STEPS = ("accept", "dispatch", "handle", "verify")
 
 
 def statistics(user: Any, *, region: str | None, date_from: dt.date, date_to: dt.date) -> dict[str, Any]:
-    """Figures for a region and period, read from ``DailyStat`` (never from the event table).
+    """Figures for a region and period, read from the rollups (never from the event table).
 
     Periods are by the day an event was reported.  ``region`` defaults to the user's whole scope; a region
-    outside it answers NotFound.
+    outside it answers NotFound.  Scopes of a town or larger read the coarse ``AreaStat`` (a bounded number
+    of rows whatever the history): the totals and the trend from the rows of the scope's own level, the
+    drill-down from the children's level (a town's villages: from ``DailyStat``), whole months from month rows
+    plus the days of the partial edge months from day rows.  Village scopes read ``DailyStat``.  Both rollups
+    give the same figures.
     """
     prefixes = prefixes_for(user, "events.stats")
     if not prefixes:
@@ -117,90 +136,196 @@ def statistics(user: Any, *, region: str | None, date_from: dt.date, date_to: dt
             raise ValidationFailed(detail={"region": "a division code"}) from None
         if not in_scope(code, prefixes):
             raise NotFound("region")
-        scope = scope_q([prefix_of(code)])
+        scope_prefixes: tuple[str, ...] = (prefix_of(code),)
     else:
-        scope = scope_q(prefixes)
+        scope_prefixes = prefixes
     if date_to < date_from:
         raise ValidationFailed(detail={"to": "the end is before the start"})
     if (date_to - date_from).days > 3660:
         raise ValidationFailed(detail={"to": "at most ten years at once"})
-    rows = DailyStat.objects.filter(scope, day__gte=date_from, day__lte=date_to)
-    totals = dict(rows.values("metric").annotate(v=Sum("value")).values_list("metric", "v"))
-    by_category = list(rows.filter(metric="created").values("category__parent__code", "category__parent__name")
-                       .annotate(v=Sum("value")).order_by("-v"))
-    by_source = list(rows.filter(metric="created").values("source").annotate(v=Sum("value")).order_by("-v"))
-    by_child = _by_child(rows, region, prefixes)
-    trend = list(rows.filter(metric__in=["created", "closed"]).values("day", "metric").annotate(v=Sum("value"))
-                 .order_by("day"))
-
-    def ratio(a: int, b: int) -> float | None:
-        return round(a / b, 4) if b else None
-
-    closed = int(totals.get("closed", 0))
-    village = int(totals.get("closed_village", 0))
-    town = int(totals.get("closed_town", 0))
-    status = {k.split(":", 1)[1]: int(v) for k, v in totals.items() if k.startswith("status:") and v}
-    return {
-        "region": region or ",".join(prefixes),
-        "from": date_from.isoformat(),
-        "to": date_to.isoformat(),
-        "created": int(totals.get("created", 0)),
-        "closed": closed,
-        "by_status": status,
-        "by_category": [{"code": r["category__parent__code"], "name": r["category__parent__name"],
-                         "count": int(r["v"])} for r in by_category],
-        "by_source": [{"source": r["source"], "count": int(r["v"])} for r in by_source],
-        "on_time": {
-            step: ratio(int(totals.get(f"{step}_on_time", 0)),
-                        int(totals.get(f"{step}_on_time", 0)) + int(totals.get(f"{step}_late", 0)))
-            for step in RATE_STEPS
-        },
-        "rework_rate": ratio(int(totals.get("reopened", 0)), int(totals.get("created", 0))),
-        "satisfaction": ratio(int(totals.get("rating_sum", 0)), int(totals.get("rating_count", 0))),
-        "small_matters_in_village": ratio(village, closed),
-        "big_matters_in_town": ratio(village + town, closed),
-        "escalated": int(totals.get("escalated", 0)),
-        "overdue": sum(int(totals.get(f"{s}_overdue", 0)) for s in RATE_STEPS),
-        "by_child": by_child,
-        "trend": [{"day": r["day"].isoformat(), "metric": r["metric"], "count": int(r["v"])} for r in trend],
-    }
+    child_length = _child_length(region, prefixes)
+    level = _area_level(scope_prefixes)
+    if level is None:
+        sums = _sums_daily(scope_prefixes, date_from, date_to, child_length)
+    else:
+        sums = _sums_area(scope_prefixes, level, date_from, date_to, child_length)
+    return _figures(sums, region=region or ",".join(prefixes), date_from=date_from, date_to=date_to)
 
 
 _CHILD_LENGTH = {2: 4, 4: 6, 6: 9, 9: 12}
+_CHILD_METRICS = ("created", "closed", "closed_village", "closed_town", "reopened")
 
 
-def _by_child(rows: QuerySet[DailyStat], region: str | None, prefixes: tuple[str, ...]) -> list[dict[str, Any]]:
-    """The figures per child region one level down (for drilling from city to village)."""
-    from django.db.models.functions import Substr
+class _Sums:
+    """What the statistics sum up, whichever rollup they come from."""
 
-    from shanzhi.regions.models import Region
+    def __init__(self) -> None:
+        self.totals: dict[str, int] = {}
+        self.by_category: dict[str | None, int] = {}  # parent category code (None: a top-level category)
+        self.by_source: dict[str, int] = {}
+        self.by_child: dict[str, dict[str, int]] = {}  # child prefix -> metric -> sum
+        self.trend: dict[tuple[dt.date, str], int] = {}
 
+
+def _child_length(region: str | None, prefixes: tuple[str, ...]) -> int | None:
+    """The prefix length of the regions one level down, if the figures are drilled (one parent region)."""
     if region:
         parent_prefix = prefix_of(normalize(region))
     elif len(prefixes) == 1:
         parent_prefix = prefixes[0]
     else:
-        return []
-    length = _CHILD_LENGTH.get(len(parent_prefix))
-    if length is None:
-        return []
-    data = (rows.filter(metric__in=["created", "closed", "closed_village", "closed_town", "reopened"])
-            .annotate(child=Substr("region_code", 1, length)).values("child", "metric").annotate(v=Sum("value")))
+        return None
+    return _CHILD_LENGTH.get(len(parent_prefix))
+
+
+def _area_level(prefixes: tuple[str, ...]) -> int | None:
+    """The coarsest ``AreaStat`` level whose regions each lie inside one of these prefixes, or None."""
+    from .rollup import AREA_LEVELS
+
+    deepest = max(len(p) for p in prefixes)
+    return next((level for level in AREA_LEVELS if level >= deepest), None)
+
+
+def _sums_daily(prefixes: tuple[str, ...], date_from: dt.date, date_to: dt.date,
+                child_length: int | None) -> _Sums:
+    sums = _Sums()
+    rows = DailyStat.objects.filter(scope_q(prefixes), day__gte=date_from, day__lte=date_to)
+    sums.totals = {m: int(v) for m, v in rows.values("metric").annotate(v=Sum("value")).values_list("metric", "v")}
+    created = rows.filter(metric="created")
+    sums.by_category = {c: int(v) for c, v in created.values("category__parent__code").annotate(v=Sum("value"))
+                        .values_list("category__parent__code", "v")}
+    sums.by_source = {s: int(v) for s, v in created.values("source").annotate(v=Sum("value"))
+                      .values_list("source", "v")}
+    if child_length is not None:
+        sums.by_child = _children_daily(prefixes, date_from, date_to, child_length)
+    sums.trend = {(d, m): int(v) for d, m, v in rows.filter(metric__in=["created", "closed"])
+                  .values("day", "metric").annotate(v=Sum("value")).values_list("day", "metric", "v")}
+    return sums
+
+
+def _children_daily(prefixes: tuple[str, ...], date_from: dt.date, date_to: dt.date,
+                    child_length: int) -> dict[str, dict[str, int]]:
+    from django.db.models.functions import Substr
+
     table: dict[str, dict[str, int]] = {}
-    for row in data:
-        table.setdefault(row["child"], {})[row["metric"]] = int(row["v"])
-    names = dict(Region.objects.filter(code__in=[c.ljust(12, "0") for c in table]).values_list("code", "name"))
-    result = []
-    for child, metrics in sorted(table.items()):
-        closed = metrics.get("closed", 0)
-        result.append({
-            "region": child.ljust(12, "0"), "name": names.get(child.ljust(12, "0"), child),
-            "created": metrics.get("created", 0), "closed": closed,
-            "small_matters_in_village": round(metrics.get("closed_village", 0) / closed, 4) if closed else None,
-            "big_matters_in_town": round((metrics.get("closed_village", 0) + metrics.get("closed_town", 0)) / closed, 4)
-            if closed else None,
+    data = (DailyStat.objects.filter(scope_q(prefixes), day__gte=date_from, day__lte=date_to,
+                                     metric__in=_CHILD_METRICS)
+            .annotate(child=Substr("region_code", 1, child_length))
+            .values("child", "metric").annotate(v=Sum("value")).values_list("child", "metric", "v"))
+    for child, metric, v in data:
+        table.setdefault(child, {})[metric] = int(v)
+    return table
+
+
+def month_split(date_from: dt.date, date_to: dt.date) -> tuple[tuple[dt.date, dt.date] | None,
+                                                                 list[tuple[dt.date, dt.date]]]:
+    """Split a period into whole calendar months (the first and last month's first days, or None) and the
+    day ranges left at its edges."""
+    first = date_from if date_from.day == 1 else _next_month(date_from)
+    after = _next_month(date_to) if _next_month(date_to) - dt.timedelta(days=1) == date_to else date_to.replace(day=1)
+    if first >= after:  # no whole month inside
+        return None, [(date_from, date_to)]
+    last = (after - dt.timedelta(days=1)).replace(day=1)
+    edges = []
+    if date_from < first:
+        edges.append((date_from, first - dt.timedelta(days=1)))
+    if after <= date_to:
+        edges.append((after, date_to))
+    return (first, last), edges
+
+
+def _next_month(day: dt.date) -> dt.date:
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def _sums_area(prefixes: tuple[str, ...], level: int, date_from: dt.date, date_to: dt.date,
+               child_length: int | None) -> _Sums:
+    """The sums from ``AreaStat``: totals and trend at ``level``, the children at theirs (four queries)."""
+    from .models import AreaStat
+    from .rollup import AREA_LEVELS
+
+    months, edges = month_split(date_from, date_to)
+    period = Q(pk__in=[])
+    if months:
+        period |= Q(period="m", start__gte=months[0], start__lte=months[1])
+    for low, high in edges:
+        period |= Q(period="d", start__gte=low, start__lte=high)
+    scoped = AreaStat.objects.filter(scope_q(prefixes))
+    rows = scoped.filter(level=level)
+    sums = _Sums()
+    for key, value in rows.filter(period).values("key").annotate(v=Sum("value")).values_list("key", "v"):
+        if key.startswith("cat:"):
+            sums.by_category[key[4:] or None] = int(value)
+        elif key.startswith("src:"):
+            sums.by_source[key[4:]] = int(value)
+        else:
+            sums.totals[key] = int(value)
+    if child_length in AREA_LEVELS:
+        for region_code, key, value in (scoped.filter(period, level=child_length, key__in=_CHILD_METRICS)
+                                        .values("region_code", "key").annotate(v=Sum("value"))
+                                        .values_list("region_code", "key", "v")):
+            sums.by_child.setdefault(region_code[:child_length], {})[key] = int(value)
+    elif child_length is not None:
+        sums.by_child = _children_daily(prefixes, date_from, date_to, child_length)
+    sums.trend = {(d, k): int(v) for d, k, v in rows.filter(period="d", key__in=["created", "closed"],
+                                                            start__gte=date_from, start__lte=date_to)
+                  .values("start", "key").annotate(v=Sum("value")).values_list("start", "key", "v")}
+    return sums
+
+
+def _figures(sums: _Sums, *, region: str, date_from: dt.date, date_to: dt.date) -> dict[str, Any]:
+    from shanzhi.regions.models import Region
+
+    totals = sums.totals
+
+    def ratio(a: int, b: int) -> float | None:
+        return round(a / b, 4) if b else None
+
+    closed = totals.get("closed", 0)
+    village = totals.get("closed_village", 0)
+    town = totals.get("closed_town", 0)
+    status = {k.split(":", 1)[1]: v for k, v in sorted(totals.items()) if k.startswith("status:") and v}
+    codes = [c for c in sums.by_category if c is not None]
+    names = dict(Category.objects.filter(code__in=codes).values_list("code", "name")) if codes else {}
+    by_category = sorted(sums.by_category.items(), key=lambda item: (-item[1], item[0] or ""))
+    by_source = sorted(sums.by_source.items(), key=lambda item: (-item[1], item[0]))
+    region_names = (dict(Region.objects.filter(code__in=[c.ljust(12, "0") for c in sums.by_child])
+                         .values_list("code", "name")) if sums.by_child else {})
+    by_child = []
+    for child, metrics in sorted(sums.by_child.items()):
+        child_closed = metrics.get("closed", 0)
+        in_village = metrics.get("closed_village", 0)
+        by_child.append({
+            "region": child.ljust(12, "0"), "name": region_names.get(child.ljust(12, "0"), child),
+            "created": metrics.get("created", 0), "closed": child_closed,
+            "small_matters_in_village": ratio(in_village, child_closed),
+            "big_matters_in_town": ratio(in_village + metrics.get("closed_town", 0), child_closed),
         })
-    return result
+    return {
+        "region": region,
+        "from": date_from.isoformat(),
+        "to": date_to.isoformat(),
+        "created": totals.get("created", 0),
+        "closed": closed,
+        "by_status": status,
+        "by_category": [{"code": code, "name": names.get(code) if code else None, "count": v}
+                        for code, v in by_category],
+        "by_source": [{"source": source, "count": v} for source, v in by_source],
+        "on_time": {
+            step: ratio(totals.get(f"{step}_on_time", 0),
+                        totals.get(f"{step}_on_time", 0) + totals.get(f"{step}_late", 0))
+            for step in RATE_STEPS
+        },
+        "rework_rate": ratio(totals.get("reopened", 0), totals.get("created", 0)),
+        "satisfaction": ratio(totals.get("rating_sum", 0), totals.get("rating_count", 0)),
+        "small_matters_in_village": ratio(village, closed),
+        "big_matters_in_town": ratio(village + town, closed),
+        "escalated": totals.get("escalated", 0),
+        "overdue": sum(totals.get(f"{s}_overdue", 0) for s in RATE_STEPS),
+        "by_child": by_child,
+        "trend": [{"day": day.isoformat(), "metric": metric, "count": v}
+                  for (day, metric), v in sorted(sums.trend.items())],
+    }
 
 
 def default_period() -> tuple[dt.date, dt.date]:
@@ -210,22 +335,40 @@ def default_period() -> tuple[dt.date, dt.date]:
 
 # --- reads for the pages ----------------------------------------------------------------------------
 def queue_counts(user: Any) -> dict[str, int]:
-    """The number of events in each work queue (one query whatever the number of events)."""
+    """The number of events in each work queue, capped at ``COUNT_CAP + 1`` (read: "more than COUNT_CAP").
+
+    The open-event queues (centre, overdue, supervised) are bounded by the open events and counted exactly
+    in one query; the queues that keep every finished event too (all, mine, reported by me) are counted up to
+    the cap each, so the page costs the same whatever the history.
+    """
+    from django.core.exceptions import EmptyResultSet
     from django.db.models import Count
 
     pk = getattr(user, "pk", None) or -1
     scope = scope_q(prefixes_for(user, "events.view"))
     codes = [code for _role, code in user._assignment_rows()] if hasattr(user, "_assignment_rows") else []
-    open_q = Q(status__in=[s.value for s in OPEN_STATUSES])
-    counts = Event.objects.filter(scope | Q(reporter_id=pk)).aggregate(
-        all=Count("id", filter=scope),
-        mine=Count("id", filter=scope & Q(assignee_id=pk)),
-        centre=Count("id", filter=scope & open_q & (Q(centre__region_id__in=codes)
-                                                     | Q(department__region_id__in=codes))),
-        overdue=Count("id", filter=scope & open_q & Q(overdue=True)),
-        supervised=Count("id", filter=scope & open_q & Q(supervised=True)),
-        reported_by_me=Count("id", filter=Q(reporter_id=pk)),
+    open_events = Event.objects.filter(scope, status__in=[s.value for s in OPEN_STATUSES])
+    counts = open_events.aggregate(
+        centre=Count("id", filter=Q(centre__region_id__in=codes) | Q(department__region_id__in=codes)),
+        overdue=Count("id", filter=Q(overdue=True)),
+        supervised=Count("id", filter=Q(supervised=True)),
     )
+
+    capped = {"all": Event.objects.filter(scope), "mine": Event.objects.filter(scope, assignee_id=pk),
+              "reported_by_me": Event.objects.filter(reporter_id=pk)}
+    parts: list[str] = []
+    params: list[Any] = []
+    for qs in capped.values():  # SELECT (SELECT COUNT(*) FROM (… LIMIT cap + 1)), …: one more query
+        try:
+            sql, part_params = qs.order_by().values("pk")[: COUNT_CAP + 1].query.sql_with_params()
+        except EmptyResultSet:  # no scope at all (a resident's "all"): nothing to count
+            parts.append("0")
+            continue
+        parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS q{len(parts)})")  # noqa: S608 (the ORM's own SQL)
+        params.extend(part_params)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts), params)
+        counts.update(zip(capped, cursor.fetchone(), strict=True))
     return {k: int(v or 0) for k, v in counts.items()}
 
 

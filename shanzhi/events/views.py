@@ -21,6 +21,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -54,6 +55,18 @@ from .models import OPEN_STATUSES, Attachment, CalendarDay, CalendarYear, Catego
 from .transitions import TABLE
 
 PER_PAGE = 25
+
+
+class CappedPaginator(Paginator):  # type: ignore[type-arg]
+    """Pages over a count that stops at ``selectors.COUNT_CAP`` (``capped`` then: "of more than N pages"),
+    so the event queue costs the same whatever the history in scope."""
+
+    capped = False
+
+    @cached_property
+    def count(self) -> int:
+        count, self.capped = selectors.capped_count(self.object_list)  # type: ignore[arg-type]
+        return count
 
 
 def needs(permission: str | None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -117,7 +130,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     except ShanzhiError as exc:
         apply_errors(form, exc)
         qs = Event.objects.none()
-    page = Paginator(qs, PER_PAGE).get_page(request.GET.get("page"))
+    page = CappedPaginator(qs, PER_PAGE).get_page(request.GET.get("page"))
     labels = _queue_labels()
     counts = selectors.queue_counts(user)
     params = request.GET.copy()
@@ -127,6 +140,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         "tab": tab, "tabs": [(k, labels[k], counts[k]) for k in ("mine", "centre", "overdue", "supervised",
                                                                   "reported_by_me", "all")],
         "form": form, "page": page, "filters": params.urlencode(), "now": timezone.now(),
+        "count_cap": selectors.COUNT_CAP,
         "pager_query": "&".join(x for x in (f"queue={tab}", params.urlencode()) if x),
         "can_report": bool(prefixes_for(user, "events.report")),
     })
