@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 import hashlib
 import json
 import uuid
@@ -38,18 +39,27 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def snapshot(obj: models.Model, fields: list[str] | None = None) -> dict[str, Any]:
-    """A JSON-able view of a model row for before/after: personal data masked, blind indexes left out."""
-    data: dict[str, Any] = {}
-    for field in obj._meta.concrete_fields:
+@functools.lru_cache(maxsize=256)
+def _snapshot_plan(model: type[models.Model], fields: tuple[str, ...] | None) -> tuple[tuple[str, str | None], ...]:
+    """The (attname, mask kind or None) pairs a snapshot of ``model`` reads: worked out once per field list."""
+    plan = []
+    for field in model._meta.concrete_fields:
         if fields is not None and field.name not in fields:
             continue
         if field.name.endswith("_bidx") or field.name in {"password", "created_at", "updated_at"}:
             continue
-        value = getattr(obj, field.attname)
-        if isinstance(field, EncryptedTextField):
-            value = mask(field.mask_kind, value)
-        data[field.attname] = _jsonable(value)
+        plan.append((field.attname, field.mask_kind if isinstance(field, EncryptedTextField) else None))
+    return tuple(plan)
+
+
+def snapshot(obj: models.Model, fields: list[str] | None = None) -> dict[str, Any]:
+    """A JSON-able view of a model row for before/after: personal data masked, blind indexes left out."""
+    data: dict[str, Any] = {}
+    for attname, mask_kind in _snapshot_plan(type(obj), tuple(fields) if fields is not None else None):
+        value = getattr(obj, attname)
+        if mask_kind is not None:
+            value = mask(mask_kind, value)
+        data[attname] = _jsonable(value)
     return data
 
 

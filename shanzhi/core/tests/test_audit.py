@@ -207,3 +207,22 @@ def test_concurrent_batches_and_single_rows_keep_one_linear_chain():
     assert AuditEntry.objects.count() == 420
     result = audit.verify()
     assert result.ok and result.checked == 420
+
+
+def test_snapshot_masks_personal_data_and_leaves_out_blind_indexes_and_timestamps():
+    import datetime as dt
+
+    from shanzhi.core.masking import mask
+    from shanzhi.events.models import Event
+
+    event = Event(pk=5, reporter_name="张三丰", reporter_phone="13800138000", status="reported",
+                  deadline_at=dt.datetime(2026, 11, 30, 8, 0, tzinfo=dt.UTC), created_at=dt.datetime.now(dt.UTC))
+    picked = audit.snapshot(event, ["reporter_name", "reporter_phone", "status", "deadline_at", "centre"])
+    assert picked == {"reporter_name": mask("name", "张三丰"), "reporter_phone": mask("phone", "13800138000"),
+                      "status": "reported", "deadline_at": "2026-11-30T08:00:00+00:00", "centre_id": None}
+    assert picked["reporter_phone"] != "13800138000"
+    full = audit.snapshot(event)
+    assert "created_at" not in full and not any(k.endswith("_bidx") for k in full)
+    assert full["id"] == 5 and full["reporter_name"] == picked["reporter_name"]
+    # the same answer on a second call (the field plan is cached per model and field list)
+    assert audit.snapshot(event, ["reporter_name", "reporter_phone", "status", "deadline_at", "centre"]) == picked
