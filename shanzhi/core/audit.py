@@ -25,7 +25,12 @@ GENESIS = "0" * 64
 _CHAIN_LOCK_KEY = 0x5A4E_AD17
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def _jsonable(value: Any) -> Any:
+    if type(value) in _PLAIN:  # the common case, answered without the isinstance chain below
+        return value
     if isinstance(value, dt.datetime):
         return value.isoformat()
     if isinstance(value, dt.date | dt.time):
