@@ -1,4 +1,5 @@
 import threading
+from typing import Any
 
 import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
@@ -132,7 +133,7 @@ def test_record_many_writes_the_rows_record_would_and_keeps_one_chain():
     from shanzhi.core import context
 
     _write(2)
-    items = [
+    items: list[dict[str, Any]] = [
         {"action": "test.many", "object_type": "test", "object_id": 7, "region_code": "330902008201",
          "before": None, "after": {"when": dt.date(2026, 11, 30), "名": "值", "nested": {"b": 1, "a": [1, "x"]}}},
         {"action": "test.many", "object_type": "test", "object_id": "", "before": {"v": None}, "after": None},

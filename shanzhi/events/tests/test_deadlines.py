@@ -186,8 +186,10 @@ def test_one_batch_warns_marks_and_escalates_each_event_with_its_rows(ev, settin
     for row in rows:
         assert row.object_type == "events.event" and row.actor_label == "system"
         event = Event.objects.get(pk=int(row.object_id))
-        assert row.after["status"] == event.status and row.after["centre_id"] == event.centre_id
-        assert row.after["deadline_at"] == event.deadline_at.isoformat()
+        after = row.after or {}
+        assert event.deadline_at is not None
+        assert after["status"] == event.status and after["centre_id"] == event.centre_id
+        assert after["deadline_at"] == event.deadline_at.isoformat()
     assert audit.verify().ok
 
     # rollup counters: three left "reported" for "escalated", five accept steps overdue, three finished late
