@@ -230,6 +230,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="reuse the database if it exists")
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="profile one sweep batch of N")
     parser.add_argument("--rounds", type=int, default=2, help="profiled batches (with --profile)")
+    parser.add_argument("--recycle", action="store_true",
+                        help="make the events earlier runs escalated eligible again (accepted, not escalated, due in "
+                             "10 days); the rollup counters of the bench database are not corrected")
     parser.add_argument("--without-event-count-rules", action="store_true",
                         help="disable the demo's event-count alert rules during the run (the alerts tick that the "
                              "worker runs every 5 s counts events over 30-day windows: seconds at 10^6 events)")
@@ -246,6 +249,12 @@ def main() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM events_event WHERE due_at IS NOT NULL")
         print(f"pending deadlines in the table: {cursor.fetchone()[0]}")
+    if args.recycle:
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE events_event SET status = 'accepted', escalation_count = 0, overdue = false, "
+                           "warned = true, deadline_at = now() + interval '10 days', due_at = now() + interval "
+                           "'10 days' WHERE status = 'escalated' AND level <> 'city'")
+            print(f"recycled {cursor.rowcount} escalated events")
     if args.profile:
         profile(args.profile, args.rounds)
         return
