@@ -12,6 +12,9 @@ the generator (no timelines), every one given a deadline somewhere in the next 3
 Targets: fired within 2 s of the due time; >= 2,000 escalations/s.
 
     uv run python bench/deadlines.py [--pending 1000000] [--burst 20000] [--steady 3000] [--keep]
+
+``--profile N`` (with ``--keep``) instead makes ``N`` events due now and runs one sweep batch of ``N`` in this
+process under cProfile, printing the top functions, each SQL statement's time and the plan of the batch query.
 """
 
 from __future__ import annotations
@@ -55,11 +58,11 @@ def build(url: str, pending: int) -> None:
     print(f"generated {result.events} open events in {result.seconds:.0f} s ({result.rate:.0f}/s)")
     with connection.cursor() as cursor:
         # every open event with a running step gets a pending deadline in the next 30 days
+        # one pass over the table (each UPDATE of 10^6 rows rewrites every row and its indexes)
         cursor.execute(
-            "UPDATE events_event SET deadline_at = now() + interval '1 day' + random() * interval '29 days', "
-            "warned = true, overdue = false WHERE step <> ''")
-        cursor.execute("UPDATE events_event SET due_at = deadline_at, warn_at = deadline_at - interval '1 hour' "
-                       "WHERE step <> ''")
+            "UPDATE events_event AS e SET deadline_at = v.d, due_at = v.d, warn_at = v.d - interval '1 hour', "
+            "warned = true, overdue = false FROM (SELECT id, now() + interval '1 day' + random() * interval "
+            "'29 days' AS d FROM events_event WHERE step <> '') AS v WHERE e.id = v.id")
         cursor.execute("VACUUM ANALYZE events_event")
         cursor.execute("SELECT count(*) FROM events_event WHERE due_at IS NOT NULL")
         print(f"pending deadlines: {cursor.fetchone()[0]} (set up in {time.monotonic() - t0:.0f} s)")
@@ -164,6 +167,59 @@ def run(url: str, workers: int, burst: int, steady: int, steady_seconds: float) 
             "steady_max_s": round(max(lat), 3) if lat else None}
 
 
+def profile(size: int, rounds: int) -> None:
+    """One sweep batch of ``size`` escalations, profiled (Python functions and SQL statements)."""
+    import cProfile
+    import pstats
+    from collections.abc import Callable
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from shanzhi.events.deadlines import sweep
+
+    statements: list[tuple[float, str]] = []
+    first: list[tuple[str, Any]] = []
+
+    def timed(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        t = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            statements.append((time.perf_counter() - t, sql))
+            if not first and "FOR UPDATE" in sql:
+                first.append((sql, params))
+
+    for _ in range(rounds):
+        ids = pick(size)
+        due(ids, time.time() - 1, 0)
+        statements.clear()
+        prof = cProfile.Profile()
+        t0 = time.perf_counter()
+        with connection.execute_wrapper(timed):
+            prof.enable()
+            result = sweep(now=timezone.now(), batch=size)
+            prof.disable()
+        wall = time.perf_counter() - t0
+        print(f"\nsweep of {size}: {result} in {wall:.3f} s = {result.escalated / wall:.0f} escalations/s")
+        print(f"SQL: {len(statements)} statements, {sum(t for t, _ in statements):.3f} s")
+        for t, sql in sorted(statements, reverse=True)[:12]:
+            print(f"  {t * 1000:8.1f} ms  {' '.join(sql.split())[:150]}")
+        pstats.Stats(prof).sort_stats("cumulative").print_stats(30)
+    ids = pick(size)
+    due(ids, time.time() - 1, 0)
+    import datetime as dt
+
+    sql, params = first[0]
+    with connection.cursor() as cursor:
+        cursor.execute("BEGIN")
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, [timezone.now(), *params[1:]])
+        print("batch query:\n" + "\n".join(r[0] for r in cursor.fetchall()))
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, [timezone.now() - dt.timedelta(days=1), *params[1:]])
+        print("idle poll (nothing due):\n" + "\n".join(r[0] for r in cursor.fetchall()))
+        cursor.execute("ROLLBACK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pending", type=int, default=1_000_000)
@@ -172,6 +228,14 @@ def main() -> None:
     parser.add_argument("--steady-seconds", type=float, default=15)
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--keep", action="store_true", help="reuse the database if it exists")
+    parser.add_argument("--profile", type=int, default=0, metavar="N", help="profile one sweep batch of N")
+    parser.add_argument("--rounds", type=int, default=2, help="profiled batches (with --profile)")
+    parser.add_argument("--recycle", action="store_true",
+                        help="make the events earlier runs escalated eligible again (accepted, not escalated, due in "
+                             "10 days); the rollup counters of the bench database are not corrected")
+    parser.add_argument("--without-event-count-rules", action="store_true",
+                        help="disable the demo's event-count alert rules during the run (the alerts tick that the "
+                             "worker runs every 5 s counts events over 30-day windows: seconds at 10^6 events)")
     args = parser.parse_args()
     print_machine()
     if args.keep and database_exists(DB):
@@ -185,13 +249,37 @@ def main() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM events_event WHERE due_at IS NOT NULL")
         print(f"pending deadlines in the table: {cursor.fetchone()[0]}")
-    for workers in [int(w) for w in args.workers.split(",")]:
-        result = run(url, workers, args.burst, args.steady, args.steady_seconds)
-        print(f"{workers} worker(s): burst {result['burst_fired']}/{result['burst']} escalated at "
-              f"{result['burst_rate_per_s']}/s (last {result['burst_last_s']} s after due); steady "
-              f"{result['steady_fired']}/{result['steady']}: latency p50 {result['steady_p50_s']} s, "
-              f"p95 {result['steady_p95_s']} s, max {result['steady_max_s']} s")
-        print(json.dumps({"bench": "deadlines", **result}))
+    if args.recycle:
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE events_event SET status = 'accepted', escalation_count = 0, overdue = false, "
+                           "warned = true, deadline_at = now() + interval '10 days', due_at = now() + interval "
+                           "'10 days' WHERE status = 'escalated' AND level <> 'city'")
+            print(f"recycled {cursor.rowcount} escalated events")
+    if args.profile:
+        profile(args.profile, args.rounds)
+        return
+    disabled: list[int] = []
+    if args.without_event_count_rules:
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE alerts_alertrule SET enabled = false WHERE enabled AND kind = 'count_window' "
+                           "AND parameters->>'source' = 'event' RETURNING id")
+            disabled = [r[0] for r in cursor.fetchall()]
+        print(f"event-count alert rules disabled for the run: {disabled}")
+    try:
+        for workers in [int(w) for w in args.workers.split(",")]:
+            _report(run(url, workers, args.burst, args.steady, args.steady_seconds))
+    finally:
+        if disabled:
+            with connection.cursor() as cursor:
+                cursor.execute("UPDATE alerts_alertrule SET enabled = true WHERE id = ANY(%s)", [disabled])
+
+
+def _report(result: dict[str, Any]) -> None:
+    print(f"{result['workers']} worker(s): burst {result['burst_fired']}/{result['burst']} escalated at "
+          f"{result['burst_rate_per_s']}/s (last {result['burst_last_s']} s after due); steady "
+          f"{result['steady_fired']}/{result['steady']}: latency p50 {result['steady_p50_s']} s, "
+          f"p95 {result['steady_p95_s']} s, max {result['steady_max_s']} s")
+    print(json.dumps({"bench": "deadlines", **result}))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 import threading
+from typing import Any
 
 import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
@@ -124,3 +125,105 @@ def test_seq_is_unique():
     with pytest.raises(IntegrityError), transaction.atomic():
         AuditEntry.objects.create(seq=1, created_at=AuditEntry.objects.get().created_at, action="x",
                                   prev_hash="0" * 64, hash="f" * 64)
+
+
+def test_record_many_writes_the_rows_record_would_and_keeps_one_chain():
+    import datetime as dt
+
+    from shanzhi.core import context
+
+    _write(2)
+    items: list[dict[str, Any]] = [
+        {"action": "test.many", "object_type": "test", "object_id": 7, "region_code": "330902008201",
+         "before": None, "after": {"when": dt.date(2026, 11, 30), "名": "值", "nested": {"b": 1, "a": [1, "x"]}}},
+        {"action": "test.many", "object_type": "test", "object_id": "", "before": {"v": None}, "after": None},
+    ]
+    token = context.set_current(context.RequestContext(request_id="req-1", ip="10.0.0.1"))
+    try:
+        with transaction.atomic():
+            entries = audit.record_many(actor="system", items=items)
+    finally:
+        context.reset(token)
+    _write(1)
+    assert [e.seq for e in entries] == [3, 4]
+    stored = {e.seq: e for e in AuditEntry.objects.filter(seq__in=[3, 4])}
+    for entry in entries:
+        row = stored[entry.seq]
+        assert (row.hash, row.prev_hash, row.action, row.object_type, row.object_id, row.region_code) == (
+            entry.hash, entry.prev_hash, entry.action, entry.object_type, entry.object_id, entry.region_code)
+        assert (row.request_id, row.ip, row.actor_label, row.actor_id) == ("req-1", "10.0.0.1", "system", None)
+    assert stored[3].before is None and stored[3].after == {"when": "2026-11-30", "名": "值",
+                                                             "nested": {"b": 1, "a": [1, "x"]}}
+    assert stored[4].before == {"v": None} and stored[4].after is None
+    assert stored[3].prev_hash == AuditEntry.objects.get(seq=2).hash
+    assert AuditEntry.objects.get(seq=5).prev_hash == stored[4].hash
+    result = audit.verify()
+    assert result.ok and result.checked == 5
+
+
+def test_record_many_with_an_object_and_outside_a_transaction():
+    from shanzhi.core.models import AuditEntry as Model
+
+    with pytest.raises(RuntimeError):
+        audit.record_many(actor=None, items=[{"action": "x"}])
+    _write(1)
+    obj = AuditEntry.objects.get()
+    with transaction.atomic():
+        audit.record_many(actor=None, items=[{"action": "test.obj", "obj": obj, "after": {"seen": True}}])
+    row = AuditEntry.objects.get(seq=2)
+    assert (row.object_type, row.object_id, row.region_code) == (Model._meta.label_lower, str(obj.pk), "330902008201")
+    assert audit.verify().ok
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="parallel transactions need PostgreSQL")
+def test_concurrent_batches_and_single_rows_keep_one_linear_chain():
+    errors = []
+
+    def batches():
+        try:
+            for i in range(10):
+                with transaction.atomic():
+                    audit.record_many(actor=None, items=[{"action": "test.batch", "object_type": "test",
+                                                          "object_id": f"{i}.{j}", "after": {"j": j}}
+                                                         for j in range(20)])
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def singles():
+        try:
+            _write(20, action="test.single")
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=batches), threading.Thread(target=batches), threading.Thread(target=singles)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert AuditEntry.objects.count() == 420
+    result = audit.verify()
+    assert result.ok and result.checked == 420
+
+
+def test_snapshot_masks_personal_data_and_leaves_out_blind_indexes_and_timestamps():
+    import datetime as dt
+
+    from shanzhi.core.masking import mask
+    from shanzhi.events.models import Event
+
+    event = Event(pk=5, reporter_name="张三丰", reporter_phone="13800138000", status="reported",
+                  deadline_at=dt.datetime(2026, 11, 30, 8, 0, tzinfo=dt.UTC), created_at=dt.datetime.now(dt.UTC))
+    picked = audit.snapshot(event, ["reporter_name", "reporter_phone", "status", "deadline_at", "centre"])
+    assert picked == {"reporter_name": mask("name", "张三丰"), "reporter_phone": mask("phone", "13800138000"),
+                      "status": "reported", "deadline_at": "2026-11-30T08:00:00+00:00", "centre_id": None}
+    assert picked["reporter_phone"] != "13800138000"
+    full = audit.snapshot(event)
+    assert "created_at" not in full and not any(k.endswith("_bidx") for k in full)
+    assert full["id"] == 5 and full["reporter_name"] == picked["reporter_name"]
+    # the same answer on a second call (the field plan is cached per model and field list)
+    assert audit.snapshot(event, ["reporter_name", "reporter_phone", "status", "deadline_at", "centre"]) == picked

@@ -123,3 +123,99 @@ def test_two_workers_never_fire_the_same_event_twice(ev):
     assert TimelineEntry.objects.filter(action="escalate").count() == 60
     assert Event.objects.filter(status=Status.ESCALATED, escalation_count=1).count() == 60
     assert audit.verify().ok
+
+
+def _stats() -> dict[tuple[str, str], int]:
+    from shanzhi.events.models import DailyStat
+
+    totals: dict[tuple[str, str], int] = {}
+    for stat in DailyStat.objects.all():
+        totals[(stat.region_code, stat.metric)] = totals.get((stat.region_code, stat.metric), 0) + stat.value
+    return totals
+
+
+@pytest.mark.django_db
+def test_one_batch_warns_marks_and_escalates_each_event_with_its_rows(ev, settings):
+    from shanzhi.core.models import AuditEntry
+    from shanzhi.events.models import Step
+    from shanzhi.events.services import step_minutes
+    from shanzhi.regions.models import Centre
+
+    settings.SHANZHI_DEADLINE_WARN_FRACTION = 0.5
+    up = [_report(ev) for _ in range(3)]  # fire_hazard: auto-escalates
+    marked = [_report(ev, category="exposed_garbage") for _ in range(2)]
+    warned = _report(ev)
+    now = max(e.deadline_at for e in up + marked) + dt.timedelta(minutes=1)
+    Event.objects.filter(pk=warned.pk).update(deadline_at=now + dt.timedelta(hours=1), due_at=now)
+    stats = _stats()
+    audit_seq = AuditEntry.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+
+    result = sweep(now=now)
+
+    assert (result.warned, result.overdue, result.escalated) == (1, 5, 3)
+    minutes = step_minutes(up[0].category, Step.ACCEPT)
+    town_centre = Centre.objects.get(region_id=ev.tree.town_a1a, kind="town")
+    for event in up:
+        event.refresh_from_db()
+        assert event.centre_id == town_centre.pk
+        assert event.status == Status.ESCALATED and event.level == "town" and event.escalation_count == 1
+        assert event.step == "accept" and event.step_started_at == now
+        assert event.deadline_at == worktime.add_working_minutes(now, minutes)
+        assert event.warn_at == event.due_at == worktime.add_working_minutes(now, int(minutes * 0.5))
+        assert not event.warned and not event.overdue and event.assignee_id is None
+        assert list(TimelineEntry.objects.filter(event=event).exclude(action="report").values_list(
+            "action", "from_status", "to_status", "opinion")) == [("escalate", "reported", "escalated", "超时自动上报")]
+        assert set(Notification.objects.filter(event=event, kind="escalated").values_list("user", flat=True)) == {
+            ev.town_desk.pk}
+    for event in marked:
+        event.refresh_from_db()
+        assert event.overdue and event.due_at is None and event.status == Status.REPORTED
+        assert list(TimelineEntry.objects.filter(event=event).exclude(action="report").values_list(
+            "action", flat=True)) == ["overdue"]
+        assert Notification.objects.filter(event=event, kind="overdue", user=ev.village_desk).exists()
+    warned.refresh_from_db()
+    assert warned.warned and warned.due_at == warned.deadline_at and warned.status == Status.REPORTED
+    assert not TimelineEntry.objects.filter(event=warned).exclude(action="report").exists()
+    assert Notification.objects.filter(event=warned, kind="deadline_soon", user=ev.village_desk).exists()
+
+    # one audit row per event, naming it, with the state the event now has
+    rows = list(AuditEntry.objects.filter(seq__gt=audit_seq))
+    assert sorted((r.object_id, r.action) for r in rows) == sorted(
+        [(str(e.pk), "events.event.auto_escalate") for e in up]
+        + [(str(e.pk), "events.event.overdue") for e in marked] + [(str(warned.pk), "events.event.warn")])
+    for row in rows:
+        assert row.object_type == "events.event" and row.actor_label == "system"
+        event = Event.objects.get(pk=int(row.object_id))
+        after = row.after or {}
+        assert event.deadline_at is not None
+        assert after["status"] == event.status and after["centre_id"] == event.centre_id
+        assert after["deadline_at"] == event.deadline_at.isoformat()
+    assert audit.verify().ok
+
+    # rollup counters: three left "reported" for "escalated", five accept steps overdue, three finished late
+    after = _stats()
+    region = up[0].region_code
+
+    def delta(metric: str) -> int:
+        return after.get((region, metric), 0) - stats.get((region, metric), 0)
+
+    assert delta("escalated") == 3 and delta("status:escalated") == 3 and delta("status:reported") == -3
+    assert delta("accept_overdue") == 5 and delta("accept_late") == 3
+    assert sweep(now=now).total == 0
+
+
+@pytest.mark.django_db
+def test_a_batch_costs_the_same_statements_whatever_its_size(ev):
+    from django.test.utils import CaptureQueriesContext
+
+    small = [_report(ev) for _ in range(2)]
+    large = [_report(ev) for _ in range(8)]
+    moment = max(e.deadline_at for e in small + large) + dt.timedelta(seconds=1)
+    Event.objects.filter(pk__in=[e.pk for e in large]).update(due_at=moment + dt.timedelta(days=1))
+    worktime.add_working_minutes(moment, 60)  # the calendar is cached before counting
+    with CaptureQueriesContext(connection) as first:
+        assert sweep(now=moment).escalated == 2
+    with CaptureQueriesContext(connection) as second:
+        assert sweep(now=moment + dt.timedelta(days=1)).escalated == 8
+    # (the calendar cache may reload a year in between: at most two more)
+    assert len(second.captured_queries) <= len(first.captured_queries) + 2
