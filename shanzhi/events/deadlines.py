@@ -151,7 +151,7 @@ def sweep(*, now: dt.datetime | None = None, batch: int = 1000) -> SweepResult:
         _notify_bulk(notify)
         # the two statements that other workers' batches wait on (shared counter rows, the audit chain's lock)
         # come last, so a batch holds them only for its last moments; sorted counters: one lock order, no deadlock
-        _add_counters(sorted(rollup.items()))
+        rollup_add(sorted(rollup.items()))
         audit.record_many(actor="system", items=audits)
     return result
 
@@ -174,25 +174,6 @@ def _insert_timeline(rows: list[tuple[Any, ...]]) -> None:
     created = timezone.now()
     _copy("events_timelineentry", _TIMELINE_COLUMNS,
           [(*row[:-1], json.dumps(row[-1], ensure_ascii=False), created) for row in rows])
-
-
-def _add_counters(counters: list[tuple[tuple[str, dt.date, int, str, str], int]]) -> None:
-    """The batch's rollup deltas: ``rollup.add`` semantics, in one statement on PostgreSQL.
-
-    ``rollup.add`` sends six parameters per counter (a batch has thousands of distinct counters: the client-side
-    parameter binding alone cost a second per batch); here one array per column and ``unnest``, same upsert.
-    """
-    rows = [(*key, value) for key, value in counters if value]
-    if connection.vendor != "postgresql" or not rows:
-        rollup_add(counters)
-        return
-    columns = list(zip(*rows, strict=True))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO events_dailystat (region_code, day, category_id, source, metric, value) "
-            "SELECT * FROM unnest(%s::text[], %s::date[], %s::bigint[], %s::text[], %s::text[], %s::bigint[]) "
-            "ON CONFLICT (region_code, day, category_id, source, metric) "
-            "DO UPDATE SET value = events_dailystat.value + excluded.value", [list(c) for c in columns])
 
 
 def _notify_bulk(items: list[tuple[Event, str, str, str]]) -> None:

@@ -24,6 +24,7 @@ _HEAD = f"INSERT INTO events_dailystat ({_COLUMNS}) VALUES "
 _TAIL = (" ON CONFLICT (region_code, day, category_id, source, metric) "
          "DO UPDATE SET value = events_dailystat.value + excluded.value")
 _AREA_INSERT = "INSERT INTO events_areastat (level, region_code, period, start, key, value) "
+_ORDERED = " ORDER BY 1, 2, 3, 4, 5"  # concurrent writers take the shared city/county rows' locks in one order
 _AREA_TAIL = (" ON CONFLICT (level, period, start, region_code, key) "
               "DO UPDATE SET value = events_areastat.value + excluded.value")
 
@@ -82,21 +83,31 @@ def add(counters: Iterable[tuple[Key, int]], chunk: int = 500) -> None:
     """Add ``value`` to each counter (creating it at 0 first); zero deltas (after summing repeated keys) are
     skipped.
 
-    Two statements per chunk, in the caller's transaction: the ``DailyStat`` upsert and the ``AreaStat``
-    upsert of the same deltas.  ``INSERT … ON CONFLICT DO UPDATE`` is the same on PostgreSQL and SQLite (3.24+).
+    Two statements (per chunk on SQLite), in the caller's transaction: the ``DailyStat`` upsert and the
+    ``AreaStat`` upsert of the same deltas; PostgreSQL gets the deltas as one array per column (``unnest``).
     """
     summed: dict[Key, int] = {}
     for key, value in counters:  # one row per key: an upsert may not touch a row twice
         summed[key] = summed.get(key, 0) + value
     rows = [(*key, value) for key, value in summed.items() if value]
-    pg = connection.vendor == "postgresql"
-    # typed placeholders for the VALUES of the CTE on PostgreSQL (a CAST to date would be numeric on SQLite)
-    row_sql = "(%s, %s::date, %s::bigint, %s, %s, %s::bigint)" if pg else "(%s, %s, %s, %s, %s, %s)"
+    if not rows:
+        return
+    if connection.vendor == "postgresql":
+        # one array per column: binding six parameters per counter cost more than the upsert itself for the
+        # deadline sweep's thousands of counters per batch
+        columns = [list(c) for c in zip(*sorted(rows), strict=True)]  # sorted: concurrent writers lock in order
+        deltas = ("SELECT * FROM unnest(%s::text[], %s::date[], %s::bigint[], %s::text[], %s::text[], "
+                  "%s::bigint[])")
+        with connection.cursor() as cursor:
+            cursor.execute(f"INSERT INTO events_dailystat ({_COLUMNS}) {deltas}{_TAIL}", columns)
+            cursor.execute(f"WITH d ({_COLUMNS}) AS ({deltas}) " + _AREA_INSERT + area_select("d") + _ORDERED
+                           + _AREA_TAIL, columns)
+        return
     for start in range(0, len(rows), chunk):
         part = rows[start:start + chunk]
         params: list[Any] = [v for row in part for v in row]
-        values = ", ".join([row_sql] * len(part))
+        values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(part))
         with connection.cursor() as cursor:
             cursor.execute(_HEAD + values + _TAIL, params)
             cursor.execute(f"WITH d ({_COLUMNS}) AS (VALUES {values}) "
-                           + _AREA_INSERT + area_select("d") + _AREA_TAIL, params)
+                           + _AREA_INSERT + area_select("d") + _ORDERED + _AREA_TAIL, params)

@@ -203,6 +203,17 @@ def test_one_batch_warns_marks_and_escalates_each_event_with_its_rows(ev, settin
     assert delta("accept_overdue") == 5 and delta("accept_late") == 3
     assert sweep(now=now).total == 0
 
+    # the coarse rollup moved with the fine one: rebuilding it from DailyStat changes nothing
+    from shanzhi.events import rollup
+    from shanzhi.events.models import AreaStat
+
+    def area() -> set[tuple[object, ...]]:
+        return set(AreaStat.objects.values_list("level", "region_code", "period", "start", "key", "value"))
+
+    incremental = area()
+    rollup.rebuild_area()
+    assert area() == incremental
+
 
 @pytest.mark.django_db
 def test_a_batch_costs_the_same_statements_whatever_its_size(ev):
