@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -96,3 +97,26 @@ def test_queued_tasks_run_in_the_worker(ev, settings):
     assert DBTaskResult.objects.count() == 1
     call_command("worker", "--once")
     assert DBTaskResult.objects.get().status not in ("READY", "RUNNING")
+
+
+def test_periodic_steps_run_on_their_own_thread(monkeypatch: Any) -> None:
+    """A slow periodic step (event-count rules over a long history) must not hold up the deadline sweep: the
+    worker runs the steps on a separate thread with its own connection."""
+    from shanzhi.core import periodic
+    from shanzhi.events.management.commands import worker
+
+    seen: list[str] = []
+    ran = threading.Event()
+
+    def step(now: Any) -> None:
+        seen.append(threading.current_thread().name)
+        ran.set()
+
+    monkeypatch.setattr(periodic, "_steps", {"test": periodic.Step("test", step, every=60)})
+    stop = threading.Event()
+    thread = threading.Thread(target=worker._periodic_loop, args=(stop, 0.01), name="periodic")
+    thread.start()
+    assert ran.wait(10)
+    stop.set()
+    thread.join(10)
+    assert not thread.is_alive() and seen == ["periodic"]  # ran once: `every` is respected
