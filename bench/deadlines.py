@@ -240,6 +240,7 @@ def main() -> None:
     print_machine()
     if args.keep and database_exists(DB):
         url = db_url(DB)
+        shanzhi(url, "migrate")  # a kept database may predate the code's migrations
     else:
         url = fresh_database(DB)
         build(url, args.pending)

@@ -206,6 +206,7 @@ def main() -> None:
         from _common import db_url
 
         url = db_url(DB)
+        shanzhi(url, "migrate")  # a kept database may predate the code's migrations
     else:
         url = fresh_database(DB)
         shanzhi(url, "migrate")
