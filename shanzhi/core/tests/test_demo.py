@@ -193,6 +193,9 @@ def test_serve_runs_granian_wsgi() -> None:
     web = processes("192.0.2.1", 8123, 2)[0]
     assert web[1:3] == ["-m", "granian"] and "wsgi" in web and "shanzhi.wsgi:application" in web
     assert "8123" in web and "2" in web
+    assert not any("simulate" in cmd for cmd in processes("192.0.2.1", 8123, 2))
+    *_, fleet = processes("192.0.2.1", 8123, 2, simulate=True)  # the demo keeps its device fleet sending
+    assert fleet[-3:] == ["devices", "simulate", "--direct"]
 
 
 def test_no_query_per_card_or_region_in_templates(small_demo, client) -> None:

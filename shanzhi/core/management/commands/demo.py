@@ -132,7 +132,7 @@ class Command(BaseCommand):
                       f"{len(ctx.land_grids)} land grids, {len(ctx.sea_grids)} sea grids, {len(ctx.users)} users.")
         self._print_logins(logins, options)
         if not options["no_serve"]:
-            call_command("serve", host=options["host"], port=options["port"])
+            call_command("serve", host=options["host"], port=options["port"], simulate=True)
 
     def _reset(self) -> None:
         db = settings.DATABASES["default"]

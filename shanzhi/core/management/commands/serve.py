@@ -19,14 +19,17 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 
-def processes(host: str, port: int, workers: int, *, worker: bool = True) -> list[list[str]]:
-    """The commands to run side by side: the web server and (unless disabled) one background worker."""
+def processes(host: str, port: int, workers: int, *, worker: bool = True, simulate: bool = False) -> list[list[str]]:
+    """The commands to run side by side: the web server, (unless disabled) one background worker and, for the
+    demo, the simulated device fleet (direct calls: no MQTT broker needed; it also judges presence)."""
     commands = [
         [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", host, "--port", str(port),
          "--workers", str(workers), "shanzhi.wsgi:application"],
     ]
     if worker:
         commands.append([sys.executable, "-m", "shanzhi.cli", "worker"])
+    if simulate:
+        commands.append([sys.executable, "-m", "shanzhi.cli", "devices", "simulate", "--direct"])
     return commands
 
 
@@ -40,6 +43,8 @@ class Command(BaseCommand):
         parser.add_argument("--no-collectstatic", action="store_true", help="skip collectstatic")
         parser.add_argument("--no-worker", action="store_true",
                             help="do not start a background worker beside the web server")
+        parser.add_argument("--simulate", action="store_true",
+                            help="also run the simulated device fleet (the demo's living perception network)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not options["no_collectstatic"]:
@@ -49,7 +54,7 @@ class Command(BaseCommand):
                "SHANZHI_DATA_DIR": str(settings.DATA_DIR)}
         children = [subprocess.Popen(cmd, env=env) for cmd in  # noqa: S603 - our own interpreter
                     processes(options["host"], options["port"], max(1, options["workers"]),
-                              worker=not options["no_worker"])]
+                              worker=not options["no_worker"], simulate=options.get("simulate", False))]
         stopping = False
 
         def stop(signum: int, _frame: Any) -> None:
