@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
@@ -34,7 +35,7 @@ from shanzhi.core.codes import in_scope, prefix_of
 
 from . import matchers
 from .matchers import Matcher
-from .models import Alert, AlertStatus, InhibitRule, Silence
+from .models import Alert, AlertStatus, InhibitRule, IntakeGeneration, Silence
 
 GROUP_BY_DEFAULT = ("alertname", "region")
 
@@ -274,7 +275,12 @@ def upsert(items: Sequence[AlertInput], *, now: dt.datetime) -> UpsertResult:
         if source_changed:
             invalidate_suppression()
             recompute(now=now, exclude=set(latest))
+        if any(a.source == "external" or before[a.fingerprint][_SOURCE] == "external" for a in changed):
+            bump_generation()  # an external alert changed (or moved its endsAt back) behind the intake memories
     return result
+
+
+_SOURCE = _UPDATE_FIELDS.index("source")
 
 
 def _values(alert: Alert) -> tuple[Any, ...]:
@@ -331,6 +337,7 @@ def recompute(*, now: dt.datetime, region_prefix: str = "", exclude: Iterable[st
         with transaction.atomic():
             Alert.objects.bulk_update(changed, ["status", "silenced_by", "inhibited_by", "updated_at"],
                                       batch_size=500)
+            bump_generation()
     return len(changed)
 
 
@@ -398,7 +405,7 @@ WITH {relaxed} u AS (
 ), t AS MATERIALIZED (
   SELECT a.tid, u.starts_at, u.ends_at FROM u CROSS JOIN LATERAL (
     SELECT ctid AS tid, * FROM alerts_alert WHERE fingerprint = u.fp LIMIT 1) AS a {relaxed_from}
-  WHERE a.ends_at > %s AND a.status <> 'resolved' AND a.rule_id IS NULL
+  WHERE a.ends_at > %s AND a.ends_at <= u.ends_at AND a.status <> 'resolved' AND a.rule_id IS NULL
     AND a.source = u.source AND a.subject = u.subject AND a.annotations = u.annotations
     AND a.generator_url = u.generator_url AND a.severity = u.severity AND a.region_code = u.region_code
     AND a.group_key = u.group_key
@@ -409,7 +416,7 @@ WITH {relaxed} u AS (
 UPDATE alerts_alert AS a
 SET ends_at = t.ends_at, updated_at = %s, starts_at = LEAST(a.starts_at, t.starts_at)
 FROM t WHERE a.ctid = t.tid
-RETURNING a.fingerprint"""
+RETURNING a.fingerprint, a.starts_at, a.ends_at"""
 
 _REFRESH_SQLITE = """
 WITH u(fp, starts_at, ends_at, annotations, generator_url, severity, region_code, group_key, source, subject,
@@ -417,7 +424,8 @@ WITH u(fp, starts_at, ends_at, annotations, generator_url, severity, region_code
 UPDATE alerts_alert
 SET ends_at = u.ends_at, updated_at = %s, starts_at = MIN(alerts_alert.starts_at, u.starts_at)
 FROM u
-WHERE alerts_alert.fingerprint = u.fp AND alerts_alert.ends_at > %s AND alerts_alert.status <> 'resolved'
+WHERE alerts_alert.fingerprint = u.fp AND alerts_alert.ends_at > %s AND alerts_alert.ends_at <= u.ends_at
+  AND alerts_alert.status <> 'resolved'
   AND alerts_alert.rule_id IS NULL AND alerts_alert.source = u.source AND alerts_alert.subject = u.subject
   AND json(alerts_alert.annotations) = json(u.annotations) AND alerts_alert.generator_url = u.generator_url
   AND alerts_alert.severity = u.severity AND alerts_alert.region_code = u.region_code
@@ -425,21 +433,94 @@ WHERE alerts_alert.fingerprint = u.fp AND alerts_alert.ends_at > %s AND alerts_a
   AND alerts_alert.status = CASE WHEN u.status = 'firing' AND alerts_alert.acknowledged_at IS NOT NULL
                                  THEN 'acknowledged' ELSE u.status END
   AND json(alerts_alert.silenced_by) = json(u.silenced_by) AND json(alerts_alert.inhibited_by) = json(u.inhibited_by)
-RETURNING alerts_alert.fingerprint"""
+RETURNING alerts_alert.fingerprint, alerts_alert.starts_at, alerts_alert.ends_at"""
 
 
 _REFRESH_COLUMNS = ("fp", "starts_at", "ends_at", "annotations", "generator_url", "severity", "region_code",
                     "group_key", "source", "subject", "status", "silenced_by", "inhibited_by")
 
 
-def refresh(items: Sequence[AlertInput], *, now: dt.datetime) -> tuple[set[str], list[AlertInput]]:
-    """Write the re-sends among ``items`` whose only change is ``endsAt`` (and an earlier ``startsAt``) with one
-    statement; return the fingerprints written and the items left for :func:`upsert`.
+# --- the memory of stored external alerts (heartbeats within the slack are not written; ADR 0014) -------------
+class _Known:
+    """The external alerts this process saw stored, by fingerprint: (what the guard compares — annotations,
+    generator URL, severity, region, group, source, subject, status, silences, inhibitions —, stored ``startsAt``,
+    stored ``endsAt``).  Valid only at ``generation``: when the counter in ``alerts_intakegeneration`` moved (a
+    full-path write, a recompute, a save or delete of an alert, in any process), it is dropped."""
 
-    An item is a candidate when it is active and not from a rule; the statement writes it only when the stored
-    alert is active and has the same annotations, generator URL, severity, region, group, source and subject, and
-    the status, silences and inhibitions that the cached :class:`Suppression` gives it now — so the fast path never
-    changes a status and never needs an audit row.  Everything it did not write goes to the full path.
+    lock = threading.Lock()
+    generation: int | None = None
+    entries: dict[str, tuple[tuple[Any, ...], dt.datetime, dt.datetime]] = {}
+    LIMIT = 200_000
+
+
+def ends_at_slack() -> float:
+    """``SHANZHI_ALERTS_ENDS_AT_SLACK`` (default 0.125; 0 writes every re-send): a re-send whose only change is a
+    later ``endsAt``, later than the stored one by at most this fraction of the time left until the new
+    ``endsAt``, is not written."""
+    return float(getattr(settings, "SHANZHI_ALERTS_ENDS_AT_SLACK", 0.125))
+
+
+def forget_known() -> None:
+    """Drop this process's memory of stored alerts (other processes drop theirs when they see the counter move)."""
+    with _Known.lock:
+        _Known.entries = {}
+        _Known.generation = None
+
+
+def _bump_now() -> None:
+    forget_known()
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE alerts_intakegeneration SET value = value + 1 WHERE id = 1")
+
+
+def bump_generation(**_kwargs: Any) -> None:
+    """A stored alert may have changed other than by a heartbeat: tell every process's intake memory.  Inside a
+    transaction, the counter moves right after the commit (one statement, no lock held with the alerts; the caller
+    gets its answer only after it); this process forgets at once."""
+    forget_known()
+    if connection.in_atomic_block:
+        transaction.on_commit(_bump_now)
+    else:
+        _bump_now()
+
+
+post_save.connect(bump_generation, sender=Alert, dispatch_uid="alerts-known-save")
+post_delete.connect(bump_generation, sender=Alert, dispatch_uid="alerts-known-delete")
+
+
+def _read_generation(cursor: Any) -> int | None:
+    cursor.execute("SELECT value FROM alerts_intakegeneration WHERE id = 1")
+    row = cursor.fetchone()
+    if row is None:  # a database made without the migration's first row
+        IntakeGeneration.objects.get_or_create(pk=1, defaults={"value": 0})
+        return None
+    return int(row[0])
+
+
+def _cursor() -> Any:
+    """A cursor for the intake's statements.  On PostgreSQL one that binds parameters on the server: the batch's
+    JSON goes as one parameter instead of being quoted into the SQL text by psycopg's client-side binding (Django's
+    default), which cost more than the statement; it is still Django's cursor wrapper (query logging, wrappers)."""
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    import psycopg
+
+    connection.ensure_connection()
+    return connection._prepare_cursor(psycopg.Cursor(connection.connection))  # type: ignore[attr-defined]
+
+
+def refresh(items: Sequence[AlertInput], *, now: dt.datetime) -> tuple[set[str], list[AlertInput]]:
+    """Take the re-sends among ``items`` whose only change is ``endsAt`` (and an earlier ``startsAt``); return
+    their fingerprints and the items left for :func:`upsert`.
+
+    An item is a candidate when it is active and not from a rule.  A candidate this process saw stored, unchanged
+    since (:class:`_Known`, checked against the generation counter: one small read), with exactly the same
+    content, status, silences and inhibitions, whose new ``endsAt`` is later than the stored one by at most
+    :func:`ends_at_slack` of the time left until it, is not written at all (ADR 0014).  The others are written
+    with one statement, which writes an alert only when the stored alert is active and has the same annotations,
+    generator URL, severity, region, group, source and subject, and the status, silences and inhibitions that the
+    cached :class:`Suppression` gives it now — so the fast path never changes a status and never needs an audit
+    row.  Everything it did not write goes to the full path.
 
     Outside a transaction, on PostgreSQL, the statement commits asynchronously (``synchronous_commit = off`` for
     this statement only): it does not wait for the WAL flush, which on a busy disk costs more than the write.  A
@@ -448,37 +529,85 @@ def refresh(items: Sequence[AlertInput], *, now: dt.datetime) -> tuple[set[str],
     latest: dict[str, AlertInput] = {}
     for item in items:
         latest[item.fingerprint] = item
-    candidates = [(fp, item) for fp, item in sorted(latest.items())
+    candidates = [(fp, item) for fp, item in latest.items()
                   if item.labels and item.rule_id is None and item.ends_at is not None and item.ends_at > now]
     if not candidates:
         return set(), list(latest.values())
+    candidates.sort(key=lambda pair: pair[0])
     suppression = cached_suppression(now)
     by = group_by()
+    slack = ends_at_slack()
+    done: set[str] = set()
     rows: list[tuple[Any, ...]] = []
-    for fp, item in candidates:
-        status, silenced, inhibited = suppression.expected(fp, item.region_code, item.labels)
-        rows.append((fp, item.starts_at, item.ends_at, item.annotations, item.generator_url, item.severity,
-                     item.region_code, matchers.group_key(item.labels, by), item.source, item.subject, status,
-                     silenced, inhibited))
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # one JSON parameter: cheap to send, unlike arrays quoted element by element
-            records = [dict(zip(_REFRESH_COLUMNS, (row[0], row[1].isoformat(), row[2].isoformat(), *row[3:]),
-                                strict=True)) for row in rows]
-            relaxed = not connection.in_atomic_block
-            sql = _REFRESH_PG.format(
-                relaxed="c AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS v)," if relaxed
-                else "", relaxed_from=", c" if relaxed else "")
-            cursor.execute(sql, [json.dumps(records, ensure_ascii=False), now, now])
-        else:
-            ops = connection.ops
-            params: list[Any] = []
-            for row in rows:
-                params.extend(ops.adapt_datetimefield_value(v) if j in (1, 2)
-                              else json.dumps(v) if j in (3, 11, 12) else v  # as Django stores JSON there
-                              for j, v in enumerate(row))
-            values = ", ".join(["(" + ", ".join(["%s"] * 13) + ")"] * len(rows))
-            cursor.execute(_REFRESH_SQLITE.format(rows=values), [*params, ops.adapt_datetimefield_value(now),
-                                                                 ops.adapt_datetimefield_value(now)])
-        done = {row[0] for row in cursor.fetchall()}
+    guards: dict[str, tuple[Any, ...]] = {}
+    with _cursor() as cursor:
+        generation = _read_generation(cursor) if slack > 0 else None
+        with _Known.lock:
+            if generation is None or _Known.generation != generation:
+                _Known.entries = {}
+                _Known.generation = generation
+            known = _Known.entries
+        for fp, item in candidates:
+            status, silenced, inhibited = suppression.expected(fp, item.region_code, item.labels)
+            guard = (item.annotations, item.generator_url, item.severity, item.region_code,
+                     matchers.group_key(item.labels, by), item.source, item.subject, status, silenced, inhibited)
+            ends = item.ends_at
+            assert ends is not None
+            entry = known.get(fp)
+            if (entry is not None and entry[0] == guard and item.starts_at >= entry[1] and entry[2] <= ends
+                    and (ends - entry[2]) <= (ends - now) * slack):
+                done.add(fp)  # a heartbeat within the slack: the stored alert already says all of it
+                continue
+            guards[fp] = guard
+            rows.append((fp, item.starts_at, ends, *guard))
+        if rows:
+            written = _write_refresh(cursor, rows, now)
+            done.update(written)
+            if generation is not None and written:
+                learned = {fp: (guards[fp], starts, ends) for fp, (starts, ends) in written.items()}
+                if connection.in_atomic_block:  # remembered only once it is really stored
+                    transaction.on_commit(lambda: _remember(generation, learned))
+                else:
+                    _remember(generation, learned)
     return done, [item for fp, item in latest.items() if fp not in done]
+
+
+def _remember(generation: int, learned: dict[str, tuple[tuple[Any, ...], dt.datetime, dt.datetime]]) -> None:
+    with _Known.lock:
+        if _Known.generation != generation:
+            return
+        if len(_Known.entries) + len(learned) > _Known.LIMIT:
+            _Known.entries = {}
+        _Known.entries.update(learned)
+
+
+def _write_refresh(cursor: Any, rows: list[tuple[Any, ...]], now: dt.datetime) -> dict[str, tuple[Any, Any]]:
+    """The refresh statement; return the written fingerprints with their stored ``startsAt`` and ``endsAt``."""
+    if connection.vendor == "postgresql":
+        # one JSON parameter: cheap to send, unlike arrays quoted element by element
+        records = [dict(zip(_REFRESH_COLUMNS, row, strict=True)) for row in rows]
+        relaxed = not connection.in_atomic_block
+        sql = _REFRESH_PG.format(
+            relaxed="c AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS v)," if relaxed
+            else "", relaxed_from=", c" if relaxed else "")
+        cursor.execute(sql, [orjson.dumps(records).decode(), now, now])
+    else:
+        ops = connection.ops
+        params: list[Any] = []
+        for row in rows:
+            params.extend(ops.adapt_datetimefield_value(v) if j in (1, 2)
+                          else json.dumps(v) if j in (3, 11, 12) else v  # as Django stores JSON there
+                          for j, v in enumerate(row))
+        values = ", ".join(["(" + ", ".join(["%s"] * 13) + ")"] * len(rows))
+        cursor.execute(_REFRESH_SQLITE.format(rows=values), [*params, ops.adapt_datetimefield_value(now),
+                                                             ops.adapt_datetimefield_value(now)])
+    written: dict[str, tuple[Any, Any]] = {}
+    for fp, starts, ends in cursor.fetchall():
+        written[fp] = (_as_datetime(starts), _as_datetime(ends))
+    return written
+
+
+def _as_datetime(value: Any) -> dt.datetime:
+    """A stored time as an aware datetime (SQLite answers naive UTC datetimes or text)."""
+    parsed = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)

@@ -47,7 +47,10 @@ def parse_time(value: Any, name: str) -> dt.datetime | None:
     try:  # the common shapes (Go's and Python's), fast; anything else through Django's parser
         parsed: dt.datetime | None = dt.datetime.fromisoformat(value)
     except ValueError:
-        parsed = parse_datetime(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+        try:
+            parsed = parse_datetime(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+        except ValueError:  # well formed but impossible (month 13 …)
+            parsed = None
     if parsed is None:
         raise ValidationFailed(detail={name: f"not an RFC 3339 date-time: {value!r}"})
     if timezone.is_naive(parsed):
@@ -148,7 +151,11 @@ def ingest_external(*, actor: Any, body: Any) -> UpsertResult:
     prefixes = prefixes_for(actor, "alerts.handle")
     if not prefixes:
         raise PermissionDenied("alerts.handle")
-    outside = [i for i, item in enumerate(items) if not in_scope(item.region_code, prefixes)]
+    inside: dict[str, bool] = {}
+    for item in items:
+        if item.region_code not in inside:
+            inside[item.region_code] = in_scope(item.region_code, prefixes)
+    outside = [i for i, item in enumerate(items) if not inside[item.region_code]]
     if outside:
         raise NotFound("region", detail={"alerts": outside[:20]})
     done, rest = refresh(items, now=now)
