@@ -148,6 +148,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2, help="granian worker processes for Shanzhi")
+    parser.add_argument("--slack", type=float, default=None,
+                        help="SHANZHI_ALERTS_ENDS_AT_SLACK for the Shanzhi server (default: the setting's default; "
+                             "0 writes every re-send)")
     args = parser.parse_args()
     binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
     if binary is None:
@@ -176,7 +179,13 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="am-bench-"))
     (tmp / "am.yml").write_text(AM_CONFIG)
     am_port, sz_port = free_port(), free_port()
-    env = {**os.environ, "SHANZHI_ALERTS_MAX_BATCH": str(max(1000, args.batch))}
+    overrides = [f"SHANZHI_ALERTS_MAX_BATCH = {max(1000, args.batch)}"]
+    if args.slack is not None:
+        overrides.append(f"SHANZHI_ALERTS_ENDS_AT_SLACK = {args.slack!r}")
+    (tmp / "bench_settings.py").write_text(
+        "from shanzhi.settings import *  # noqa: F403\n" + "\n".join(overrides) + "\n")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench_settings",
+           "PYTHONPATH": os.pathsep.join([str(tmp), str(ROOT), os.environ.get("PYTHONPATH", "")])}
     procs = [
         subprocess.Popen([binary, f"--config.file={tmp / 'am.yml'}", f"--storage.path={tmp / 'data'}",
                           f"--web.listen-address=127.0.0.1:{am_port}", "--cluster.listen-address=",
@@ -202,7 +211,8 @@ def main() -> None:
             rates["shanzhi"].append(total / post_all(sz_port, bodies, args.clients, auth))
         am_n, sz_n = count_alerts(am_port, {}), count_alerts(sz_port, auth)
         am, sz = statistics.median(rates["alertmanager"]), statistics.median(rates["shanzhi"])
-        print(f"{version}; Shanzhi: granian {args.workers} workers, {connection.vendor}")
+        slack = "default" if args.slack is None else args.slack
+        print(f"{version}; Shanzhi: granian {args.workers} workers, {connection.vendor}, endsAt slack {slack}")
         print(f"stream: {args.batches} batches x {args.batch} alerts, {args.distinct} distinct label sets, "
               f"{args.clients} clients, {args.rounds} alternating rounds")
         print(f"alerts held afterwards: alertmanager {am_n}, shanzhi {sz_n}")
