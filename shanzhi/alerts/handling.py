@@ -20,6 +20,7 @@ import datetime as dt
 import json
 import threading
 import time
+import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -467,10 +468,20 @@ def forget_known() -> None:
         _Known.generation = None
 
 
+def move_counter() -> None:
+    """Move the generation counter (on PostgreSQL also notify the processes listening for it); see
+    :func:`bump_generation`."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("WITH u AS (UPDATE alerts_intakegeneration SET value = value + 1 WHERE id = 1 "
+                           "RETURNING value) SELECT pg_notify('shanzhi_alerts_generation', value::text) FROM u")
+        else:
+            cursor.execute("UPDATE alerts_intakegeneration SET value = value + 1 WHERE id = 1")
+
+
 def _bump_now() -> None:
     forget_known()
-    with connection.cursor() as cursor:
-        cursor.execute("UPDATE alerts_intakegeneration SET value = value + 1 WHERE id = 1")
+    move_counter()
 
 
 def bump_generation(**_kwargs: Any) -> None:
@@ -486,6 +497,51 @@ def bump_generation(**_kwargs: Any) -> None:
 
 post_save.connect(bump_generation, sender=Alert, dispatch_uid="alerts-known-save")
 post_delete.connect(bump_generation, sender=Alert, dispatch_uid="alerts-known-delete")
+
+
+class _Listening:
+    """PostgreSQL: the connections this process listens on for moves of the counter, with whether one was seen
+    since the counter was last read on it."""
+
+    lock = threading.Lock()
+    moved: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
+def _current_generation(cursor: Any) -> int | None:
+    """The generation the memory may be used at.  On PostgreSQL without a round trip while nothing moved: the
+    connection listens for the counter's notifications (delivered when a mover commits, before the mover
+    answers its caller) and the counter is read again only after one arrived or on a new connection.  Elsewhere
+    (SQLite; inside a transaction, where a LISTEN would only start at the commit) it is read each time."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return _read_generation(cursor)
+    raw = connection.connection
+    with _Listening.lock:
+        seen = _Listening.moved.get(raw)
+    if seen is None:  # a new connection: listen first, then read, so no move falls in between
+        ref = weakref.ref(raw)
+
+        def moved(_notify: Any) -> None:
+            target = ref()
+            if target is not None:
+                with _Listening.lock:
+                    _Listening.moved[target] = True
+
+        raw.add_notify_handler(moved)
+        cursor.execute("LISTEN shanzhi_alerts_generation")
+        seen = True
+    else:
+        pgconn = raw.pgconn
+        pgconn.consume_input()  # what arrived on the socket, without waiting
+        while (notify := pgconn.notifies()) is not None:
+            if pgconn.notify_handler:
+                pgconn.notify_handler(notify)
+        with _Listening.lock:
+            seen = bool(_Listening.moved.get(raw))
+    if not seen and _Known.generation is not None:
+        return _Known.generation
+    with _Listening.lock:
+        _Listening.moved[raw] = False
+    return _read_generation(cursor)
 
 
 def _read_generation(cursor: Any) -> int | None:
@@ -541,7 +597,7 @@ def refresh(items: Sequence[AlertInput], *, now: dt.datetime) -> tuple[set[str],
     rows: list[tuple[Any, ...]] = []
     guards: dict[str, tuple[Any, ...]] = {}
     with _cursor() as cursor:
-        generation = _read_generation(cursor) if slack > 0 else None
+        generation = _current_generation(cursor) if slack > 0 else None
         with _Known.lock:
             if generation is None or _Known.generation != generation:
                 _Known.entries = {}

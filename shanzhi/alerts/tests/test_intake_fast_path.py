@@ -10,12 +10,11 @@ from typing import Any
 
 import pytest
 from django.db import transaction
-from django.db.models import F
 from django.test import Client
 from django.utils import timezone
 
 from shanzhi.alerts import handling, services
-from shanzhi.alerts.models import Alert, AlertStatus, InhibitRule, IntakeGeneration
+from shanzhi.alerts.models import Alert, AlertStatus, InhibitRule
 from shanzhi.core.models import AuditEntry
 from shanzhi.testing import factories
 
@@ -126,7 +125,7 @@ def test_a_change_by_another_process_ends_the_memory(tree: factories.Tree) -> No
     # another process resolves it: its full path moves the generation (this process's memory is not told)
     Alert.objects.filter(fingerprint=_fp("A")).update(status=AlertStatus.RESOLVED,
                                                       ends_at=timezone.now() - dt.timedelta(seconds=1))
-    IntakeGeneration.objects.filter(pk=1).update(value=F("value") + 1)
+    handling.move_counter()
     post(token, [alert("A", t + dt.timedelta(seconds=2))])  # within the slack, but the memory is no longer valid
     stored = Alert.objects.get()
     assert stored.status == AlertStatus.FIRING and stored.ends_at == t + dt.timedelta(seconds=2)
@@ -298,3 +297,29 @@ def test_fast_path_outside_a_transaction(tree: factories.Tree) -> None:
     done, rest = handling.refresh(services.parse_postable([alert("A", later)], now=now), now=now)
     assert done == {first[0].fingerprint} and not rest
     assert Alert.objects.get().ends_at == later
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_move_by_another_connection_is_heard(tree: factories.Tree, django_assert_max_num_queries: Any) -> None:
+    """PostgreSQL: while nothing moves, the intake reads nothing but the batch; another process's move arrives as a
+    notification on the listening connection."""
+    import psycopg
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    token = factories.make_token(factories.make_user("town_admin", tree.town_a1a))
+    t = timezone.now() + dt.timedelta(minutes=40)
+    post(token, [alert("A", t)])
+    post(token, [alert("A", t + dt.timedelta(seconds=1))])  # learned (and listening)
+    with django_assert_max_num_queries(0):
+        post(token, [alert("A", t + dt.timedelta(seconds=2))])
+    Alert.objects.filter(fingerprint=_fp("A")).update(status=AlertStatus.RESOLVED,
+                                                      ends_at=timezone.now() - dt.timedelta(seconds=1))
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
+        other.execute("WITH u AS (UPDATE alerts_intakegeneration SET value = value + 1 WHERE id = 1 "
+                      "RETURNING value) SELECT pg_notify('shanzhi_alerts_generation', value::text) FROM u")
+    post(token, [alert("A", t + dt.timedelta(seconds=3))])
+    assert Alert.objects.get().status == AlertStatus.FIRING
+    assert list(ingests()[-1].after or {}) == ["reopened"]
