@@ -561,6 +561,8 @@ def _cursor() -> Any:
         return connection.cursor()
     import psycopg
 
+    # Django's per-request health check (a SELECT 1 round trip) is not made here: after a database restart the
+    # first batch fails with 500 and the connection is replaced; Alertmanager clients send it again.
     connection.ensure_connection()
     return connection._prepare_cursor(psycopg.Cursor(connection.connection))  # type: ignore[attr-defined]
 
