@@ -531,10 +531,11 @@ def _current_generation(cursor: Any) -> int | None:
         seen = True
     else:
         pgconn = raw.pgconn
-        pgconn.consume_input()  # what arrived on the socket, without waiting
-        while (notify := pgconn.notifies()) is not None:
-            if pgconn.notify_handler:
-                pgconn.notify_handler(notify)
+        with connection.wrap_database_errors:  # a broken connection is closed at the end of the request
+            pgconn.consume_input()  # what arrived on the socket, without waiting
+            while (notify := pgconn.notifies()) is not None:
+                if pgconn.notify_handler:
+                    pgconn.notify_handler(notify)
         with _Listening.lock:
             seen = bool(_Listening.moved.get(raw))
     if not seen and _Known.generation is not None:

@@ -323,3 +323,30 @@ def test_a_move_by_another_connection_is_heard(tree: factories.Tree, django_asse
     post(token, [alert("A", t + dt.timedelta(seconds=3))])
     assert Alert.objects.get().status == AlertStatus.FIRING
     assert list(ingests()[-1].after or {}) == ["reopened"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_lost_connection_fails_one_batch_then_recovers(tree: factories.Tree) -> None:
+    import psycopg
+    from django.db import close_old_connections, connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    token = factories.make_token(factories.make_user("town_admin", tree.town_a1a))
+    t = timezone.now() + dt.timedelta(minutes=40)
+    post(token, [alert("A", t)])
+    post(token, [alert("A", t + dt.timedelta(seconds=1))])  # learned, listening
+    pid = connection.connection.info.backend_pid
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+    client = Client(raise_request_exception=False)
+    statuses = []
+    for ends in (t + dt.timedelta(seconds=2), t + dt.timedelta(minutes=10), t + dt.timedelta(minutes=10)):
+        answer = client.post("/api/v2/alerts", data=json.dumps([alert("A", ends)]),
+                             content_type="application/json", headers={"Authorization": f"Bearer {token}"})
+        statuses.append(answer.status_code)
+        close_old_connections()  # what the server does after each request (the test client does not)
+    # the batch that meets the lost connection fails (the sender sends it again), the next ones get a new one
+    assert statuses.count(500) == 1 and statuses[-1] == 200, statuses
+    assert _ends(_fp("A")) == t + dt.timedelta(minutes=10)
