@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=200)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--distinct", type=int, default=2000)
+    parser.add_argument("--cadence", choices=["fast", "prometheus"], default="fast")
     parser.add_argument("--profile", action="store_true", help="print the top of a cProfile of the measured part")
     parser.add_argument("--top", type=int, default=35)
     args = parser.parse_args()
@@ -65,14 +66,15 @@ def main() -> None:
     client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
     try:
         with override_settings(SHANZHI_ALERTS_MAX_BATCH=max(1000, args.batch), ALLOWED_HOSTS=["*"]):
-            warm = bench.make_stream(max(1, args.distinct // args.batch), args.batch, args.distinct, 0)
+            warm = bench.make_stream(max(1, args.distinct // args.batch), args.batch, args.distinct, 0,
+                                     args.cadence)
             began = time.perf_counter()
             for body in warm:
                 assert client.post("/api/v2/alerts", body, content_type="application/json").status_code == 200
             print(f"warm-up (new alerts): {len(warm)} batches, {(time.perf_counter() - began) * 1000 / len(warm):.2f}"
                   " ms per batch")
             for round_no in (1, 2):
-                bodies = bench.make_stream(args.batches, args.batch, args.distinct, round_no)
+                bodies = bench.make_stream(args.batches, args.batch, args.distinct, round_no, args.cadence)
                 stats = Statements()
                 profile = cProfile.Profile() if args.profile and round_no == 2 else None
                 with connection.execute_wrapper(stats):

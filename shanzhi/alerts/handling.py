@@ -417,7 +417,7 @@ WITH {relaxed} u AS (
 UPDATE alerts_alert AS a
 SET ends_at = t.ends_at, updated_at = %s, starts_at = LEAST(a.starts_at, t.starts_at)
 FROM t WHERE a.ctid = t.tid
-RETURNING a.fingerprint, a.starts_at, a.ends_at"""
+RETURNING a.fingerprint"""
 
 _REFRESH_SQLITE = """
 WITH u(fp, starts_at, ends_at, annotations, generator_url, severity, region_code, group_key, source, subject,
@@ -434,7 +434,7 @@ WHERE alerts_alert.fingerprint = u.fp AND alerts_alert.ends_at > %s AND alerts_a
   AND alerts_alert.status = CASE WHEN u.status = 'firing' AND alerts_alert.acknowledged_at IS NOT NULL
                                  THEN 'acknowledged' ELSE u.status END
   AND json(alerts_alert.silenced_by) = json(u.silenced_by) AND json(alerts_alert.inhibited_by) = json(u.inhibited_by)
-RETURNING alerts_alert.fingerprint, alerts_alert.starts_at, alerts_alert.ends_at"""
+RETURNING alerts_alert.fingerprint"""
 
 
 _REFRESH_COLUMNS = ("fp", "starts_at", "ends_at", "annotations", "generator_url", "severity", "region_code",
@@ -599,6 +599,7 @@ def refresh(items: Sequence[AlertInput], *, now: dt.datetime) -> tuple[set[str],
     done: set[str] = set()
     rows: list[tuple[Any, ...]] = []
     guards: dict[str, tuple[Any, ...]] = {}
+    times: dict[str, tuple[dt.datetime, dt.datetime]] = {}
     with _cursor() as cursor:
         generation = _current_generation(cursor) if slack > 0 else None
         with _Known.lock:
@@ -617,13 +618,15 @@ def refresh(items: Sequence[AlertInput], *, now: dt.datetime) -> tuple[set[str],
                     and (ends - entry[2]) <= (ends - now) * slack):
                 done.add(fp)  # a heartbeat within the slack: the stored alert already says all of it
                 continue
-            guards[fp] = guard
+            guards[fp], times[fp] = guard, (item.starts_at, ends)
             rows.append((fp, item.starts_at, ends, *guard))
         if rows:
             written = _write_refresh(cursor, rows, now)
             done.update(written)
             if generation is not None and written:
-                learned = {fp: (guards[fp], starts, ends) for fp, (starts, ends) in written.items()}
+                # remembered as the item says: the stored startsAt may be earlier (it only moves back), so the
+                # memory errs towards writing
+                learned = {fp: (guards[fp], *times[fp]) for fp in written}
                 if connection.in_atomic_block:  # remembered only once it is really stored
                     transaction.on_commit(lambda: _remember(generation, learned))
                 else:
@@ -640,8 +643,8 @@ def _remember(generation: int, learned: dict[str, tuple[tuple[Any, ...], dt.date
         _Known.entries.update(learned)
 
 
-def _write_refresh(cursor: Any, rows: list[tuple[Any, ...]], now: dt.datetime) -> dict[str, tuple[Any, Any]]:
-    """The refresh statement; return the written fingerprints with their stored ``startsAt`` and ``endsAt``."""
+def _write_refresh(cursor: Any, rows: list[tuple[Any, ...]], now: dt.datetime) -> set[str]:
+    """The refresh statement; return the written fingerprints."""
     if connection.vendor == "postgresql":
         # one JSON parameter: cheap to send, unlike arrays quoted element by element
         records = [dict(zip(_REFRESH_COLUMNS, row, strict=True)) for row in rows]
@@ -660,13 +663,4 @@ def _write_refresh(cursor: Any, rows: list[tuple[Any, ...]], now: dt.datetime) -
         values = ", ".join(["(" + ", ".join(["%s"] * 13) + ")"] * len(rows))
         cursor.execute(_REFRESH_SQLITE.format(rows=values), [*params, ops.adapt_datetimefield_value(now),
                                                              ops.adapt_datetimefield_value(now)])
-    written: dict[str, tuple[Any, Any]] = {}
-    for fp, starts, ends in cursor.fetchall():
-        written[fp] = (_as_datetime(starts), _as_datetime(ends))
-    return written
-
-
-def _as_datetime(value: Any) -> dt.datetime:
-    """A stored time as an aware datetime (SQLite answers naive UTC datetimes or text)."""
-    parsed = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
+    return {row[0] for row in cursor.fetchall()}
