@@ -47,6 +47,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--distinct", type=int, default=2000)
     parser.add_argument("--cadence", choices=["fast", "prometheus"], default="fast")
+    parser.add_argument("--slack", type=float, default=0.125, help="SHANZHI_ALERTS_ENDS_AT_SLACK")
     parser.add_argument("--profile", action="store_true", help="print the top of a cProfile of the measured part")
     parser.add_argument("--top", type=int, default=35)
     args = parser.parse_args()
@@ -65,7 +66,8 @@ def main() -> None:
     token = factories.make_token(user)
     client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
     try:
-        with override_settings(SHANZHI_ALERTS_MAX_BATCH=max(1000, args.batch), ALLOWED_HOSTS=["*"]):
+        with override_settings(SHANZHI_ALERTS_MAX_BATCH=max(1000, args.batch), ALLOWED_HOSTS=["*"],
+                               SHANZHI_ALERTS_ENDS_AT_SLACK=args.slack):
             warm = bench.make_stream(max(1, args.distinct // args.batch), args.batch, args.distinct, 0,
                                      args.cadence)
             began = time.perf_counter()
