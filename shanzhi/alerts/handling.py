@@ -490,7 +490,9 @@ def bump_generation(**_kwargs: Any) -> None:
     gets its answer only after it); this process forgets at once."""
     forget_known()
     if connection.in_atomic_block:
-        transaction.on_commit(_bump_now)
+        # once per transaction (a QuerySet.delete() signals every row); a rollback drops it with the others
+        if not any(entry[1] is _bump_now for entry in connection.run_on_commit):
+            transaction.on_commit(_bump_now)
     else:
         _bump_now()
 

@@ -350,3 +350,11 @@ def test_a_lost_connection_fails_one_batch_then_recovers(tree: factories.Tree) -
     # the batch that meets the lost connection fails (the sender sends it again), the next ones get a new one
     assert statuses.count(500) == 1 and statuses[-1] == 200, statuses
     assert _ends(_fp("A")) == t + dt.timedelta(minutes=10)
+
+
+def test_a_transaction_moves_the_counter_once(token: str, django_capture_on_commit_callbacks: Any) -> None:
+    t = timezone.now() + dt.timedelta(minutes=5)
+    post(token, [alert(f"A{i}", t) for i in range(5)])
+    with django_capture_on_commit_callbacks() as callbacks:
+        Alert.objects.all().delete()  # one signal per alert
+    assert len(callbacks) == 1
