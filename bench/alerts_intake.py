@@ -76,15 +76,23 @@ def wait_ready(port: int, path: str, headers: dict[str, str], timeout: float = 6
     raise SystemExit(f"server on port {port} did not become ready")
 
 
-def make_stream(batches: int, batch: int, distinct: int, round_no: int = 0) -> list[bytes]:
-    """The bodies of one round.  As Prometheus does, each re-send of an alert carries a later ``endsAt`` (here one
-    second later per batch and a further ``batches`` seconds per round): every batch after the warm-up
-    refreshes existing alerts with a new ``endsAt``."""
+def make_stream(batches: int, batch: int, distinct: int, round_no: int = 0, cadence: str = "fast") -> list[bytes]:
+    """The bodies of one round.  As Prometheus does, each re-send of an alert carries a later ``endsAt``: every
+    batch after the warm-up refreshes existing alerts with a new ``endsAt``.
+
+    ``fast`` (the default, as before): ``endsAt`` 30 minutes ahead, one second later per batch and a further
+    ``batches`` seconds per round (with 2,000 label sets an alert comes back every 20 batches, 20 s later).
+    ``prometheus``: Prometheus's own cadence — a round is one resend interval (1 min): ``endsAt`` is four
+    intervals ahead and one interval later each round (use ``--distinct`` = batches x batch so that each alert is
+    sent once per round)."""
     now = START
     bodies = []
     n = 0
     for b in range(batches):
-        ends = now + dt.timedelta(minutes=30, seconds=round_no * batches + b)
+        if cadence == "prometheus":
+            ends = now + dt.timedelta(minutes=4 + round_no)
+        else:
+            ends = now + dt.timedelta(minutes=30, seconds=round_no * batches + b)
         alerts = []
         for _i in range(batch):
             k = n % distinct
@@ -148,6 +156,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2, help="granian worker processes for Shanzhi")
+    parser.add_argument("--cadence", choices=["fast", "prometheus"], default="fast",
+                        help="how much later each re-send's endsAt is (see make_stream)")
+    parser.add_argument("--slack", type=float, default=None,
+                        help="SHANZHI_ALERTS_ENDS_AT_SLACK for the Shanzhi server (default: the setting's default; "
+                             "0 writes every re-send)")
     args = parser.parse_args()
     binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
     if binary is None:
@@ -176,7 +189,13 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="am-bench-"))
     (tmp / "am.yml").write_text(AM_CONFIG)
     am_port, sz_port = free_port(), free_port()
-    env = {**os.environ, "SHANZHI_ALERTS_MAX_BATCH": str(max(1000, args.batch))}
+    overrides = [f"SHANZHI_ALERTS_MAX_BATCH = {max(1000, args.batch)}"]
+    if args.slack is not None:
+        overrides.append(f"SHANZHI_ALERTS_ENDS_AT_SLACK = {args.slack!r}")
+    (tmp / "bench_settings.py").write_text(
+        "from shanzhi.settings import *  # noqa: F403\n" + "\n".join(overrides) + "\n")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench_settings",
+           "PYTHONPATH": os.pathsep.join([str(tmp), str(ROOT), os.environ.get("PYTHONPATH", "")])}
     procs = [
         subprocess.Popen([binary, f"--config.file={tmp / 'am.yml'}", f"--storage.path={tmp / 'data'}",
                           f"--web.listen-address=127.0.0.1:{am_port}", "--cluster.listen-address=",
@@ -190,21 +209,22 @@ def main() -> None:
         wait_ready(sz_port, "/api/v2/status", auth)
         shown = subprocess.run([binary, "--version"], capture_output=True, text=True)
         version = ((shown.stdout or shown.stderr).splitlines() or ["alertmanager"])[0]
-        warm = make_stream(max(1, args.distinct // args.batch), args.batch, args.distinct, 0)
+        warm = make_stream(max(1, args.distinct // args.batch), args.batch, args.distinct, 0, args.cadence)
         total = args.batches * args.batch
         # warm-up: both see the fleet once (first inserts), then the measured rounds update it
         post_all(am_port, warm, args.clients, {})
         post_all(sz_port, warm, args.clients, auth)
         rates: dict[str, list[float]] = {"alertmanager": [], "shanzhi": []}
         for round_no in range(1, args.rounds + 1):
-            bodies = make_stream(args.batches, args.batch, args.distinct, round_no)
+            bodies = make_stream(args.batches, args.batch, args.distinct, round_no, args.cadence)
             rates["alertmanager"].append(total / post_all(am_port, bodies, args.clients, {}))
             rates["shanzhi"].append(total / post_all(sz_port, bodies, args.clients, auth))
         am_n, sz_n = count_alerts(am_port, {}), count_alerts(sz_port, auth)
         am, sz = statistics.median(rates["alertmanager"]), statistics.median(rates["shanzhi"])
-        print(f"{version}; Shanzhi: granian {args.workers} workers, {connection.vendor}")
+        slack = "default" if args.slack is None else args.slack
+        print(f"{version}; Shanzhi: granian {args.workers} workers, {connection.vendor}, endsAt slack {slack}")
         print(f"stream: {args.batches} batches x {args.batch} alerts, {args.distinct} distinct label sets, "
-              f"{args.clients} clients, {args.rounds} alternating rounds")
+              f"{args.clients} clients, {args.rounds} alternating rounds, cadence {args.cadence}")
         print(f"alerts held afterwards: alertmanager {am_n}, shanzhi {sz_n}")
         print("alertmanager alerts/s per round: " + ", ".join(f"{r:,.0f}" for r in rates["alertmanager"]))
         print("shanzhi      alerts/s per round: " + ", ".join(f"{r:,.0f}" for r in rates["shanzhi"]))

@@ -11,7 +11,7 @@ from typing import Any
 
 from shanzhi.core.demo import DemoContext
 
-from .handling import AlertInput, upsert
+from .handling import AlertInput, bump_generation, upsert
 from .models import Alert, AlertRule, AlertStatus, InhibitRule, Silence
 
 CITY_PREFIX = "3309"
@@ -108,6 +108,7 @@ def build(ctx: DemoContext) -> None:
     if resolved is not None:
         Alert.objects.filter(pk=resolved.pk).update(status=AlertStatus.RESOLVED,
                                                     ends_at=now - dt.timedelta(minutes=240))
+    bump_generation()  # QuerySet.update sends no signal: tell the intakes' memories (ADR 0014)
 
     silence_labels = {"name": "alertname", "value": "NodeDown", "isRegex": False, "isEqual": True}
     Silence.objects.create(uuid=uuid.UUID(int=ctx.rng.getrandbits(128), version=4), region_code=villages[0].code,

@@ -20,11 +20,13 @@ import datetime as dt
 import json
 import threading
 import time
+import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
@@ -34,7 +36,7 @@ from shanzhi.core.codes import in_scope, prefix_of
 
 from . import matchers
 from .matchers import Matcher
-from .models import Alert, AlertStatus, InhibitRule, Silence
+from .models import Alert, AlertStatus, InhibitRule, IntakeGeneration, Silence
 
 GROUP_BY_DEFAULT = ("alertname", "region")
 
@@ -274,7 +276,12 @@ def upsert(items: Sequence[AlertInput], *, now: dt.datetime) -> UpsertResult:
         if source_changed:
             invalidate_suppression()
             recompute(now=now, exclude=set(latest))
+        if any(a.source == "external" or before[a.fingerprint][_SOURCE] == "external" for a in changed):
+            bump_generation()  # an external alert changed (or moved its endsAt back) behind the intake memories
     return result
+
+
+_SOURCE = _UPDATE_FIELDS.index("source")
 
 
 def _values(alert: Alert) -> tuple[Any, ...]:
@@ -331,6 +338,7 @@ def recompute(*, now: dt.datetime, region_prefix: str = "", exclude: Iterable[st
         with transaction.atomic():
             Alert.objects.bulk_update(changed, ["status", "silenced_by", "inhibited_by", "updated_at"],
                                       batch_size=500)
+            bump_generation()
     return len(changed)
 
 
@@ -398,7 +406,7 @@ WITH {relaxed} u AS (
 ), t AS MATERIALIZED (
   SELECT a.tid, u.starts_at, u.ends_at FROM u CROSS JOIN LATERAL (
     SELECT ctid AS tid, * FROM alerts_alert WHERE fingerprint = u.fp LIMIT 1) AS a {relaxed_from}
-  WHERE a.ends_at > %s AND a.status <> 'resolved' AND a.rule_id IS NULL
+  WHERE a.ends_at > %s AND a.ends_at <= u.ends_at AND a.status <> 'resolved' AND a.rule_id IS NULL
     AND a.source = u.source AND a.subject = u.subject AND a.annotations = u.annotations
     AND a.generator_url = u.generator_url AND a.severity = u.severity AND a.region_code = u.region_code
     AND a.group_key = u.group_key
@@ -417,7 +425,8 @@ WITH u(fp, starts_at, ends_at, annotations, generator_url, severity, region_code
 UPDATE alerts_alert
 SET ends_at = u.ends_at, updated_at = %s, starts_at = MIN(alerts_alert.starts_at, u.starts_at)
 FROM u
-WHERE alerts_alert.fingerprint = u.fp AND alerts_alert.ends_at > %s AND alerts_alert.status <> 'resolved'
+WHERE alerts_alert.fingerprint = u.fp AND alerts_alert.ends_at > %s AND alerts_alert.ends_at <= u.ends_at
+  AND alerts_alert.status <> 'resolved'
   AND alerts_alert.rule_id IS NULL AND alerts_alert.source = u.source AND alerts_alert.subject = u.subject
   AND json(alerts_alert.annotations) = json(u.annotations) AND alerts_alert.generator_url = u.generator_url
   AND alerts_alert.severity = u.severity AND alerts_alert.region_code = u.region_code
@@ -432,14 +441,147 @@ _REFRESH_COLUMNS = ("fp", "starts_at", "ends_at", "annotations", "generator_url"
                     "group_key", "source", "subject", "status", "silenced_by", "inhibited_by")
 
 
-def refresh(items: Sequence[AlertInput], *, now: dt.datetime) -> tuple[set[str], list[AlertInput]]:
-    """Write the re-sends among ``items`` whose only change is ``endsAt`` (and an earlier ``startsAt``) with one
-    statement; return the fingerprints written and the items left for :func:`upsert`.
+# --- the memory of stored external alerts (heartbeats within the slack are not written; ADR 0014) -------------
+class _Known:
+    """The external alerts this process saw stored, by fingerprint: (what the guard compares — annotations,
+    generator URL, severity, region, group, source, subject, status, silences, inhibitions —, stored ``startsAt``,
+    stored ``endsAt``).  Valid only at ``generation``: when the counter in ``alerts_intakegeneration`` moved (a
+    full-path write, a recompute, a save or delete of an alert, in any process), it is dropped."""
 
-    An item is a candidate when it is active and not from a rule; the statement writes it only when the stored
-    alert is active and has the same annotations, generator URL, severity, region, group, source and subject, and
-    the status, silences and inhibitions that the cached :class:`Suppression` gives it now — so the fast path never
-    changes a status and never needs an audit row.  Everything it did not write goes to the full path.
+    lock = threading.Lock()
+    generation: int | None = None
+    entries: dict[str, tuple[tuple[Any, ...], dt.datetime, dt.datetime]] = {}
+    LIMIT = 200_000
+
+
+def ends_at_slack() -> float:
+    """``SHANZHI_ALERTS_ENDS_AT_SLACK`` (default 0.125; 0 writes every re-send): a re-send whose only change is a
+    later ``endsAt``, later than the stored one by at most this fraction of the time left until the new
+    ``endsAt``, is not written."""
+    return float(getattr(settings, "SHANZHI_ALERTS_ENDS_AT_SLACK", 0.125))
+
+
+def forget_known() -> None:
+    """Drop this process's memory of stored alerts (other processes drop theirs when they see the counter move)."""
+    with _Known.lock:
+        _Known.entries = {}
+        _Known.generation = None
+
+
+def move_counter() -> None:
+    """Move the generation counter (on PostgreSQL also notify the processes listening for it); see
+    :func:`bump_generation`."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("WITH u AS (UPDATE alerts_intakegeneration SET value = value + 1 WHERE id = 1 "
+                           "RETURNING value) SELECT pg_notify('shanzhi_alerts_generation', value::text) FROM u")
+        else:
+            cursor.execute("UPDATE alerts_intakegeneration SET value = value + 1 WHERE id = 1")
+
+
+def _bump_now() -> None:
+    forget_known()
+    move_counter()
+
+
+def bump_generation(**_kwargs: Any) -> None:
+    """A stored alert may have changed other than by a heartbeat: tell every process's intake memory.  Inside a
+    transaction, the counter moves right after the commit (one statement, no lock held with the alerts; the caller
+    gets its answer only after it); this process forgets at once."""
+    forget_known()
+    if connection.in_atomic_block:
+        # once per transaction (a QuerySet.delete() signals every row); a rollback drops it with the others
+        if not any(entry[1] is _bump_now for entry in connection.run_on_commit):
+            transaction.on_commit(_bump_now)
+    else:
+        _bump_now()
+
+
+post_save.connect(bump_generation, sender=Alert, dispatch_uid="alerts-known-save")
+post_delete.connect(bump_generation, sender=Alert, dispatch_uid="alerts-known-delete")
+
+
+class _Listening:
+    """PostgreSQL: the connections this process listens on for moves of the counter, with whether one was seen
+    since the counter was last read on it."""
+
+    lock = threading.Lock()
+    moved: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
+def _current_generation(cursor: Any) -> int | None:
+    """The generation the memory may be used at.  On PostgreSQL without a round trip while nothing moved: the
+    connection listens for the counter's notifications (delivered when a mover commits, before the mover
+    answers its caller) and the counter is read again only after one arrived or on a new connection.  Elsewhere
+    (SQLite; inside a transaction, where a LISTEN would only start at the commit) it is read each time."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return _read_generation(cursor)
+    raw = connection.connection
+    with _Listening.lock:
+        seen = _Listening.moved.get(raw)
+    if seen is None:  # a new connection: listen first, then read, so no move falls in between
+        ref = weakref.ref(raw)
+
+        def moved(_notify: Any) -> None:
+            target = ref()
+            if target is not None:
+                with _Listening.lock:
+                    _Listening.moved[target] = True
+
+        raw.add_notify_handler(moved)
+        cursor.execute("LISTEN shanzhi_alerts_generation")
+        seen = True
+    else:
+        pgconn = raw.pgconn
+        with connection.wrap_database_errors:  # a broken connection is closed at the end of the request
+            pgconn.consume_input()  # what arrived on the socket, without waiting
+            while (notify := pgconn.notifies()) is not None:
+                if pgconn.notify_handler:
+                    pgconn.notify_handler(notify)
+        with _Listening.lock:
+            seen = bool(_Listening.moved.get(raw))
+    if not seen and _Known.generation is not None:
+        return _Known.generation
+    with _Listening.lock:
+        _Listening.moved[raw] = False
+    return _read_generation(cursor)
+
+
+def _read_generation(cursor: Any) -> int | None:
+    cursor.execute("SELECT value FROM alerts_intakegeneration WHERE id = 1")
+    row = cursor.fetchone()
+    if row is None:  # a database made without the migration's first row
+        IntakeGeneration.objects.get_or_create(pk=1, defaults={"value": 0})
+        return None
+    return int(row[0])
+
+
+def _cursor() -> Any:
+    """A cursor for the intake's statements.  On PostgreSQL one that binds parameters on the server: the batch's
+    JSON goes as one parameter instead of being quoted into the SQL text by psycopg's client-side binding (Django's
+    default), which cost more than the statement; it is still Django's cursor wrapper (query logging, wrappers)."""
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    import psycopg
+
+    # Django's per-request health check (a SELECT 1 round trip) is not made here: after a database restart the
+    # first batch fails with 500 and the connection is replaced; Alertmanager clients send it again.
+    connection.ensure_connection()
+    return connection._prepare_cursor(psycopg.Cursor(connection.connection))  # type: ignore[attr-defined]
+
+
+def refresh(items: Sequence[AlertInput], *, now: dt.datetime) -> tuple[set[str], list[AlertInput]]:
+    """Take the re-sends among ``items`` whose only change is ``endsAt`` (and an earlier ``startsAt``); return
+    their fingerprints and the items left for :func:`upsert`.
+
+    An item is a candidate when it is active and not from a rule.  A candidate this process saw stored, unchanged
+    since (:class:`_Known`, checked against the generation counter: one small read), with exactly the same
+    content, status, silences and inhibitions, whose new ``endsAt`` is later than the stored one by at most
+    :func:`ends_at_slack` of the time left until it, is not written at all (ADR 0014).  The others are written
+    with one statement, which writes an alert only when the stored alert is active and has the same annotations,
+    generator URL, severity, region, group, source and subject, and the status, silences and inhibitions that the
+    cached :class:`Suppression` gives it now — so the fast path never changes a status and never needs an audit
+    row.  Everything it did not write goes to the full path.
 
     Outside a transaction, on PostgreSQL, the statement commits asynchronously (``synchronous_commit = off`` for
     this statement only): it does not wait for the WAL flush, which on a busy disk costs more than the write.  A
@@ -448,37 +590,79 @@ def refresh(items: Sequence[AlertInput], *, now: dt.datetime) -> tuple[set[str],
     latest: dict[str, AlertInput] = {}
     for item in items:
         latest[item.fingerprint] = item
-    candidates = [(fp, item) for fp, item in sorted(latest.items())
+    candidates = [(fp, item) for fp, item in latest.items()
                   if item.labels and item.rule_id is None and item.ends_at is not None and item.ends_at > now]
     if not candidates:
         return set(), list(latest.values())
+    candidates.sort(key=lambda pair: pair[0])
     suppression = cached_suppression(now)
     by = group_by()
+    slack = ends_at_slack()
+    done: set[str] = set()
     rows: list[tuple[Any, ...]] = []
-    for fp, item in candidates:
-        status, silenced, inhibited = suppression.expected(fp, item.region_code, item.labels)
-        rows.append((fp, item.starts_at, item.ends_at, item.annotations, item.generator_url, item.severity,
-                     item.region_code, matchers.group_key(item.labels, by), item.source, item.subject, status,
-                     silenced, inhibited))
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # one JSON parameter: cheap to send, unlike arrays quoted element by element
-            records = [dict(zip(_REFRESH_COLUMNS, (row[0], row[1].isoformat(), row[2].isoformat(), *row[3:]),
-                                strict=True)) for row in rows]
-            relaxed = not connection.in_atomic_block
-            sql = _REFRESH_PG.format(
-                relaxed="c AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS v)," if relaxed
-                else "", relaxed_from=", c" if relaxed else "")
-            cursor.execute(sql, [json.dumps(records, ensure_ascii=False), now, now])
-        else:
-            ops = connection.ops
-            params: list[Any] = []
-            for row in rows:
-                params.extend(ops.adapt_datetimefield_value(v) if j in (1, 2)
-                              else json.dumps(v) if j in (3, 11, 12) else v  # as Django stores JSON there
-                              for j, v in enumerate(row))
-            values = ", ".join(["(" + ", ".join(["%s"] * 13) + ")"] * len(rows))
-            cursor.execute(_REFRESH_SQLITE.format(rows=values), [*params, ops.adapt_datetimefield_value(now),
-                                                                 ops.adapt_datetimefield_value(now)])
-        done = {row[0] for row in cursor.fetchall()}
+    guards: dict[str, tuple[Any, ...]] = {}
+    times: dict[str, tuple[dt.datetime, dt.datetime]] = {}
+    with _cursor() as cursor:
+        generation = _current_generation(cursor) if slack > 0 else None
+        with _Known.lock:
+            if generation is None or _Known.generation != generation:
+                _Known.entries = {}
+                _Known.generation = generation
+            known = _Known.entries
+        for fp, item in candidates:
+            status, silenced, inhibited = suppression.expected(fp, item.region_code, item.labels)
+            guard = (item.annotations, item.generator_url, item.severity, item.region_code,
+                     matchers.group_key(item.labels, by), item.source, item.subject, status, silenced, inhibited)
+            ends = item.ends_at
+            assert ends is not None
+            entry = known.get(fp)
+            if (entry is not None and entry[0] == guard and item.starts_at >= entry[1] and entry[2] <= ends
+                    and (ends - entry[2]) <= (ends - now) * slack):
+                done.add(fp)  # a heartbeat within the slack: the stored alert already says all of it
+                continue
+            guards[fp], times[fp] = guard, (item.starts_at, ends)
+            rows.append((fp, item.starts_at, ends, *guard))
+        if rows:
+            written = _write_refresh(cursor, rows, now)
+            done.update(written)
+            if generation is not None and written:
+                # remembered as the item says: the stored startsAt may be earlier (it only moves back), so the
+                # memory errs towards writing
+                learned = {fp: (guards[fp], *times[fp]) for fp in written}
+                if connection.in_atomic_block:  # remembered only once it is really stored
+                    transaction.on_commit(lambda: _remember(generation, learned))
+                else:
+                    _remember(generation, learned)
     return done, [item for fp, item in latest.items() if fp not in done]
+
+
+def _remember(generation: int, learned: dict[str, tuple[tuple[Any, ...], dt.datetime, dt.datetime]]) -> None:
+    with _Known.lock:
+        if _Known.generation != generation:
+            return
+        if len(_Known.entries) + len(learned) > _Known.LIMIT:
+            _Known.entries = {}
+        _Known.entries.update(learned)
+
+
+def _write_refresh(cursor: Any, rows: list[tuple[Any, ...]], now: dt.datetime) -> set[str]:
+    """The refresh statement; return the written fingerprints."""
+    if connection.vendor == "postgresql":
+        # one JSON parameter: cheap to send, unlike arrays quoted element by element
+        records = [dict(zip(_REFRESH_COLUMNS, row, strict=True)) for row in rows]
+        relaxed = not connection.in_atomic_block
+        sql = _REFRESH_PG.format(
+            relaxed="c AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS v)," if relaxed
+            else "", relaxed_from=", c" if relaxed else "")
+        cursor.execute(sql, [orjson.dumps(records).decode(), now, now])
+    else:
+        ops = connection.ops
+        params: list[Any] = []
+        for row in rows:
+            params.extend(ops.adapt_datetimefield_value(v) if j in (1, 2)
+                          else json.dumps(v) if j in (3, 11, 12) else v  # as Django stores JSON there
+                          for j, v in enumerate(row))
+        values = ", ".join(["(" + ", ".join(["%s"] * 13) + ")"] * len(rows))
+        cursor.execute(_REFRESH_SQLITE.format(rows=values), [*params, ops.adapt_datetimefield_value(now),
+                                                             ops.adapt_datetimefield_value(now)])
+    return {row[0] for row in cursor.fetchall()}

@@ -147,6 +147,9 @@ def match_all(matchers: Iterable[Matcher], labels: Mapping[str, Any]) -> bool:
     return all(m.matches(labels) for m in matchers)
 
 
+_GOOD_NAMES: set[str] = set()  # label names already found valid (a fleet uses few)
+
+
 def validate_labels(labels: Any, *, what: str = "labels") -> dict[str, str]:
     """Label sets: a non-empty object of valid names to string values."""
     if not isinstance(labels, dict) or not labels:
@@ -155,8 +158,11 @@ def validate_labels(labels: Any, *, what: str = "labels") -> dict[str, str]:
         raise MatcherError(f"{what}: at most {MAX_LABELS} labels")
     clean: dict[str, str] = {}
     for name, value in labels.items():
-        if not isinstance(name, str) or not LABEL_NAME_RE.match(name):
-            raise MatcherError(f"invalid label name {name!r}")
+        if name not in _GOOD_NAMES:
+            if not isinstance(name, str) or not LABEL_NAME_RE.match(name):
+                raise MatcherError(f"invalid label name {name!r}")
+            if len(_GOOD_NAMES) < 10000:
+                _GOOD_NAMES.add(name)
         if not isinstance(value, str):
             raise MatcherError(f"label {name}: value must be a string")
         if len(value) > MAX_LABEL_VALUE:

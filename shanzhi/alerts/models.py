@@ -233,3 +233,19 @@ class WeatherSignal(ScopedModel):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.level} {self.region_code}"
+
+
+class IntakeGeneration(models.Model):
+    """One row (``id = 1``): a counter every writer that may change a stored external alert behind the intake's
+    back increases (the full path, recomputes, saves and deletes of alerts).  The intake of each process keeps a
+    memory of the external alerts it saw stored, valid only as long as this counter has not moved (see
+    :mod:`shanzhi.alerts.handling` and docs/adr/0014-alert-heartbeats-within-slack-are-not-written.md)."""
+
+    value = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("intake generation")
+        verbose_name_plural = _("intake generations")
+
+    def __str__(self) -> str:
+        return str(self.value)

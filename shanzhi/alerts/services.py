@@ -47,7 +47,10 @@ def parse_time(value: Any, name: str) -> dt.datetime | None:
     try:  # the common shapes (Go's and Python's), fast; anything else through Django's parser
         parsed: dt.datetime | None = dt.datetime.fromisoformat(value)
     except ValueError:
-        parsed = parse_datetime(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+        try:
+            parsed = parse_datetime(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+        except ValueError:  # well formed but impossible (month 13 …)
+            parsed = None
     if parsed is None:
         raise ValidationFailed(detail={name: f"not an RFC 3339 date-time: {value!r}"})
     if timezone.is_naive(parsed):
@@ -99,6 +102,42 @@ def _severity(labels: dict[str, str]) -> str:
 
 
 # --- external alerts (Alertmanager API) --------------------------------------------------------------
+class _Seen:
+    """What this process validated lately, so that a re-sent label set costs a dictionary lookup: the raw label
+    pairs -> (clean labels, fingerprint, region code or "" when it comes from the default region, severity), and
+    the raw annotation pairs found valid.  Only valid input is kept; bounded (emptied when full)."""
+
+    labels: dict[tuple[Any, ...], tuple[dict[str, str], str, str, str]] = {}
+    annotations: set[tuple[Any, ...]] = set()
+    LIMIT = 50_000
+
+
+def _key(value: Any) -> tuple[Any, ...] | None:
+    if type(value) is not dict:
+        return None
+    try:
+        key = tuple(value.items())
+        hash(key)
+    except TypeError:  # unhashable values: the full validation refuses them
+        return None
+    return key
+
+
+def _annotations(raw: Any) -> dict[str, str]:
+    annotations = raw or {}
+    key = _key(annotations)
+    if key is not None and key in _Seen.annotations:
+        return annotations
+    if not isinstance(annotations, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and len(v) <= MAX_ANNOTATION for k, v in annotations.items()):
+        raise matchers.MatcherError(f"annotations must map names to strings of at most {MAX_ANNOTATION}")
+    if key is not None:
+        if len(_Seen.annotations) >= _Seen.LIMIT:
+            _Seen.annotations = set()
+        _Seen.annotations.add(key)
+    return annotations
+
+
 def parse_postable(body: Any, *, now: dt.datetime) -> list[AlertInput]:
     """Validate a ``postableAlerts`` body; raise ValidationFailed naming the alert index and field."""
     if not isinstance(body, list):
@@ -108,16 +147,16 @@ def parse_postable(body: Any, *, now: dt.datetime) -> list[AlertInput]:
     items = []
     memo = _Memo()
     default_end = now + resolve_timeout()
+    seen = _Seen.labels
     for index, raw in enumerate(body):
         if not isinstance(raw, dict):
             raise ValidationFailed(f"alert {index}: must be an object", detail={str(index): "not an object"})
+        raw_labels = raw.get("labels")
+        key = _key(raw_labels)
+        known = seen.get(key) if key is not None else None
         try:
-            labels = matchers.validate_labels(raw.get("labels"))
-            annotations = raw.get("annotations") or {}
-            if not isinstance(annotations, dict) or not all(
-                    isinstance(k, str) and isinstance(v, str) and len(v) <= MAX_ANNOTATION
-                    for k, v in annotations.items()):
-                raise matchers.MatcherError(f"annotations must map names to strings of at most {MAX_ANNOTATION}")
+            labels = dict(known[0]) if known is not None else matchers.validate_labels(raw_labels)
+            annotations = _annotations(raw.get("annotations"))
         except matchers.MatcherError as exc:
             raise ValidationFailed(f"alert {index}: {exc}", detail={str(index): str(exc)}) from None
         starts = memo.time(raw.get("startsAt"), f"{index}.startsAt") or now
@@ -128,9 +167,21 @@ def parse_postable(body: Any, *, now: dt.datetime) -> list[AlertInput]:
         generator = raw.get("generatorURL") or ""
         if not isinstance(generator, str) or len(generator) > 500:
             raise ValidationFailed(f"alert {index}: generatorURL must be a string of at most 500 characters")
-        items.append(AlertInput(labels=labels, annotations=annotations, region_code=memo.region(labels),
-                                starts_at=starts, ends_at=ends if ends is not None else default_end,
-                                severity=_severity(labels), source="external", generator_url=generator))
+        if known is not None:
+            fingerprint, severity = known[1], known[3]
+            region = known[2] or memo.region(labels)
+        else:
+            region = memo.region(labels)
+            fingerprint, severity = matchers.fingerprint(labels), _severity(labels)
+            if key is not None:
+                if len(seen) >= _Seen.LIMIT:
+                    seen = _Seen.labels = {}
+                seen[key] = (dict(labels), fingerprint, region if labels.get("region") else "", severity)
+        item = AlertInput(labels=labels, annotations=annotations, region_code=region, starts_at=starts,
+                          ends_at=ends if ends is not None else default_end, severity=severity, source="external",
+                          generator_url=generator)
+        item._fingerprint = fingerprint
+        items.append(item)
     return items
 
 
@@ -148,7 +199,11 @@ def ingest_external(*, actor: Any, body: Any) -> UpsertResult:
     prefixes = prefixes_for(actor, "alerts.handle")
     if not prefixes:
         raise PermissionDenied("alerts.handle")
-    outside = [i for i, item in enumerate(items) if not in_scope(item.region_code, prefixes)]
+    inside: dict[str, bool] = {}
+    for item in items:
+        if item.region_code not in inside:
+            inside[item.region_code] = in_scope(item.region_code, prefixes)
+    outside = [i for i, item in enumerate(items) if not inside[item.region_code]]
     if outside:
         raise NotFound("region", detail={"alerts": outside[:20]})
     done, rest = refresh(items, now=now)

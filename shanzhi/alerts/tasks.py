@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -267,6 +268,38 @@ def _weather(rule: AlertRule, signals: list[WeatherSignal], now: dt.datetime,
                     rule_id=rule.pk, subject=f"grid:{gid}:{signal.pk}")
 
 
+@dataclass
+class _Window:
+    """The counts of one event-count rule's window, kept up to date between full counts."""
+
+    key: tuple[Any, ...]  # the rule as counted (id, last change, parameters): another rule or an edit recounts
+    counted_at: dt.datetime  # the last full count
+    upto: dt.datetime  # events created before this are counted
+    since: dt.datetime  # ... and after this (the window's start)
+    counts: dict[tuple[Any, str], int]
+    recent: dict[int, dt.datetime]  # events counted that were created after upto - COUNT_LAG (the overlap)
+
+
+class _Windows:
+    """Per process (the worker's periodic thread): the windows of the event-count rules.  A tick reads only the
+    events created since the last one (plus an overlap of ``COUNT_LAG`` for transactions that committed late,
+    deduplicated by id) and those that left the window: two bounded ranges of ``created_at``, instead of counting
+    the whole window (a 30-day window is a large part of the event table).  Every
+    ``SHANZHI_ALERTS_COUNT_RECOUNT_SECONDS`` (default 600), when the rule changed or time went back, the window is
+    counted in full again — which also corrects what the increments cannot see: events deleted, re-categorised or
+    moved to another grid, or committed more than ``COUNT_LAG`` after they were created."""
+
+    lock = threading.Lock()
+    rules: dict[int, _Window] = {}
+
+
+COUNT_LAG = dt.timedelta(seconds=60)
+
+
+def _recount_every() -> dt.timedelta:
+    return dt.timedelta(seconds=float(getattr(settings, "SHANZHI_ALERTS_COUNT_RECOUNT_SECONDS", 600)))
+
+
 def _event_counts(rule: AlertRule, now: dt.datetime, wanted: dict[tuple[int, str], AlertInput]) -> None:
     """Count events of the rule's categories per grid (or village) in the window."""
     from shanzhi.events.models import Event
@@ -274,18 +307,49 @@ def _event_counts(rule: AlertRule, now: dt.datetime, wanted: dict[tuple[int, str
     params = rule.parameters
     since = now - dt.timedelta(seconds=float(params["window_seconds"]))
     per_grid = params.get("per", "grid") == "grid"
-    qs = Event.objects.filter(created_at__gte=since, category__code__in=params["categories"],
-                              region_code__startswith=rule.region_prefix)
     field = "grid_id" if per_grid else "region_code"
-    for row in qs.exclude(**{f"{field}__isnull": True}).values(field, "region_code").annotate(n=Count("id")):
-        if row["n"] < int(params["count"]):
+    qs = Event.objects.filter(category__code__in=params["categories"],
+                              region_code__startswith=rule.region_prefix).exclude(**{f"{field}__isnull": True})
+    key = (rule.pk, rule.updated_at, rule.region_prefix, json.dumps(params, sort_keys=True, default=str))
+    with _Windows.lock:
+        window = _Windows.rules.get(rule.pk)
+    if (window is None or window.key != key or now - window.counted_at > _recount_every() or now < window.upto
+            or since < window.since):
+        counts = {(row[field], row["region_code"]): row["n"] for row in qs.filter(
+            created_at__gte=since, created_at__lt=now).values(field, "region_code").annotate(n=Count("id"))}
+        recent = dict(qs.filter(created_at__gte=max(since, now - COUNT_LAG), created_at__lt=now)
+                      .values_list("id", "created_at"))
+        window = _Window(key=key, counted_at=now, upto=now, since=since, counts=counts, recent=recent)
+    else:
+        counts = window.counts
+        for pk, group, region, created in qs.filter(created_at__gte=max(window.upto - COUNT_LAG, since),
+                                                    created_at__lt=now).values_list("id", field, "region_code",
+                                                                                    "created_at"):
+            if pk not in window.recent:
+                window.recent[pk] = created
+                counts[(group, region)] = counts.get((group, region), 0) + 1
+        for pk, group, region in qs.filter(created_at__gte=window.since, created_at__lt=since).values_list(
+                "id", field, "region_code"):
+            window.recent.pop(pk, None)
+            left = counts.get((group, region), 0) - 1
+            if left > 0:
+                counts[(group, region)] = left
+            else:
+                counts.pop((group, region), None)
+        horizon = now - COUNT_LAG
+        window.recent = {pk: created for pk, created in window.recent.items() if created >= horizon}
+        window.upto, window.since = now, since
+    with _Windows.lock:
+        _Windows.rules[rule.pk] = window
+    for (group, region), n in counts.items():
+        if n < int(params["count"]):
             continue
-        subject = f"grid:{row[field]}" if per_grid else f"region:{row[field]}"
-        labels = {**rule.labels, "alertname": rule.name, "region": row["region_code"], "severity": rule.severity}
+        subject = f"grid:{group}" if per_grid else f"region:{group}"
+        labels = {**rule.labels, "alertname": rule.name, "region": region, "severity": rule.severity}
         if per_grid:
-            labels["grid"] = str(row[field])
-        annotations = {k: v.replace("{count}", str(row["n"])) for k, v in rule.annotations.items()}
-        wanted[(rule.pk, subject)] = AlertInput(labels=labels, region_code=row["region_code"], starts_at=now,
+            labels["grid"] = str(group)
+        annotations = {k: v.replace("{count}", str(n)) for k, v in rule.annotations.items()}
+        wanted[(rule.pk, subject)] = AlertInput(labels=labels, region_code=region, starts_at=now,
                                                 annotations=annotations, severity=rule.severity, rule_id=rule.pk,
                                                 subject=subject)
 

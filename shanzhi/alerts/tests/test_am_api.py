@@ -242,11 +242,35 @@ def test_session_reads_but_never_writes(tree: factories.Tree) -> None:
     ([{"labels": {"alertname": "x", "region": "12345"}}], "region"),
     ([{"labels": {"alertname": "x"}}], "region"),
     (["x"], "object"),
+    # wrong types, bad times, strict JSON
+    ([{"labels": ["alertname", "x"]}], "labels"),
+    ([{"labels": {"alertname": {"nested": "x"}, "region": V1}}], "string"),
+    ([{"labels": {"alertname": "x", "region": V1}, "annotations": ["summary"]}], "annotations"),
+    ([{"labels": {"alertname": "x", "region": V1}, "annotations": {"summary": 3}}], "annotations"),
+    ([{"labels": {"alertname": "x", "region": V1}, "generatorURL": 42}], "generatorURL"),
+    ([{"labels": {"alertname": "x", "region": V1}, "startsAt": 1700000000}], "RFC 3339"),
+    ([{"labels": {"alertname": "x", "region": V1}, "endsAt": "2026-13-45T00:00:00Z"}], "RFC 3339"),
+    ([{"labels": {"alertname": "x", "region": V1}, "endsAt": "2026-01-01T00:00:00"}], "time zone"),
+    (b'[{"labels": {"alertname": "x", "region": "330902008201"}, "value": NaN}]', "not valid JSON"),
+    (b"[" * 5000 + b"]" * 5000, "not valid JSON"),
+    (b'[{"labels": {"alertname": "\xff"}}]', "not valid JSON"),
 ])
 def test_malformed_alerts_are_400_and_change_nothing(town_token: str, body: Any, fragment: str) -> None:
     answer = post_alerts(town_token, body)
     assert answer.status_code == 400, answer.content
     assert fragment in answer.json()
+    assert not Alert.objects.exists()
+
+
+@pytest.mark.parametrize("size", [6 * 1024 * 1024, 17 * 1024 * 1024])
+def test_enormous_body_is_413_and_changes_nothing(town_token: str, size: int, settings: Any) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = None if size > 16 * 1024 * 1024 else settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    filler = "x" * 1000
+    one = json.dumps(alert("Big") | {"annotations": {"summary": filler}})
+    body = "[" + ",".join([one] * (size // len(one) + 1)) + "]"
+    answer = call("POST", "/api/v2/alerts", town_token, body)
+    assert answer.status_code == 413, answer.content[:200]
+    assert "too large" in answer.json()
     assert not Alert.objects.exists()
 
 

@@ -170,6 +170,54 @@ def test_event_count_rule(tree: factories.Tree) -> None:
     assert alert.labels["grid"] == str(grid.pk) and alert.annotations["summary"] == "3 reports in one grid"
 
 
+def test_event_count_window_follows_arrivals_and_departures(tree: factories.Tree, settings: Any,
+                                                            django_assert_max_num_queries: Any) -> None:
+    """Between full counts a tick reads only the events created since the last one and those that left the
+    window; a full count every SHANZHI_ALERTS_COUNT_RECOUNT_SECONDS corrects what increments cannot see."""
+    import datetime as dt
+
+    from shanzhi.events.models import Event
+    from shanzhi.events.services import Intake, event_create
+
+    rule = AlertRule.objects.create(name="garbage-cluster", kind="count_window", region_prefix="3309",
+                                    parameters={"source": "event", "categories": ["exposed_garbage"], "count": 2,
+                                                "window_seconds": 3600, "per": "grid"},
+                                    annotations={"summary": "{count} reports"})
+    worker = factories.make_user("grid_worker", V1)
+    grid = tree.grids[V1]
+
+    def report(minutes_ago: float) -> Event:
+        event, _created = event_create(actor=worker, data=Intake(title="垃圾", category="exposed_garbage",
+                                                                 grid_id=grid.pk))
+        Event.objects.filter(pk=event.pk).update(created_at=timezone.now() - dt.timedelta(minutes=minutes_ago))
+        return event
+
+    def firing() -> list[str]:
+        return [a.annotations["summary"] for a in Alert.objects.filter(rule=rule)
+                .exclude(status=AlertStatus.RESOLVED)]
+
+    now = timezone.now()
+    report(50)
+    tasks.evaluate_periodic(now)  # full count: 1
+    assert firing() == []
+    report(0.5)
+    with django_assert_max_num_queries(20) as captured:
+        tasks.evaluate_periodic(now + dt.timedelta(minutes=1))  # arrival: 2
+    assert not [q for q in captured.captured_queries if "COUNT(" in q["sql"].upper() and "events_event" in q["sql"]]
+    assert firing() == ["2 reports"]
+    tasks.evaluate_periodic(now + dt.timedelta(minutes=2))  # nothing new: still 2 (the overlap is not counted twice)
+    assert firing() == ["2 reports"]
+    tasks.evaluate_periodic(now + dt.timedelta(minutes=11))  # the first report left the window: 1
+    assert firing() == []
+    late = report(0)
+    late.delete()  # a change the increments do not see ...
+    report(0)
+    tasks.evaluate_periodic(now + dt.timedelta(minutes=12))
+    settings.SHANZHI_ALERTS_COUNT_RECOUNT_SECONDS = 0  # ... until the next full count
+    tasks.evaluate_periodic(now + dt.timedelta(minutes=13))
+    assert firing() == ["2 reports"]
+
+
 def test_tick_command(tree: factories.Tree, capsys: Any) -> None:
     fire("Smoke")
     call_command("alerts", "tick")
