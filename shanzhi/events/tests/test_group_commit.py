@@ -59,7 +59,7 @@ def test_concurrent_reports_share_transactions_and_keep_their_own_audit_rows(ev:
                 assert created
                 with lock:
                     results.append((event.pk, actor.pk, request_id))
-        except BaseException as exc:  # noqa: BLE001 - reported to the test thread
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connection.close()
