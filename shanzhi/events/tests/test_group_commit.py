@@ -132,6 +132,25 @@ def test_batch_of_many_writes_the_same_rows_as_one_by_one(ev: Any) -> None:
 
 
 @pytest.mark.django_db
+def test_a_batch_names_each_report_s_own_actor_and_request(ev: Any) -> None:
+    other = factories.make_user("grid_worker", ev.village, username="gw3")
+    items = []
+    for n, actor in enumerate([ev.grid_worker, other, ev.grid_worker]):
+        token = context.set_current(context.RequestContext(request_id=f"r{n}", ip=f"10.0.0.{n}"))
+        try:
+            items.append(services.prepare_create(actor=actor, data=_intake(ev, n)))
+        finally:
+            context.reset(token)
+    with transaction.atomic():
+        services.write_created(items)
+    rows = {r.object_id: r for r in AuditEntry.objects.filter(action="events.event.create")}
+    for n, item in enumerate(items):
+        row = rows[str(item.event.pk)]
+        assert (row.actor_id, row.request_id, row.ip) == (item.actor.pk, f"r{n}", f"10.0.0.{n}")
+    assert audit.verify().ok
+
+
+@pytest.mark.django_db
 def test_memo_forgets_on_save_and_expires(ev: Any, settings: Any) -> None:
     settings.SHANZHI_MEMO_SECONDS = 60
     category = Category.objects.get(code="exposed_garbage")
