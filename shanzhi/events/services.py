@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, models, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from shanzhi.accounts.models import RoleAssignment, User
@@ -418,7 +418,7 @@ def _mark_duplicates(events: list[Event]) -> None:
                 "%s::timestamptz[]) AS v(id, cat, grid, code, since) CROSS JOIN LATERAL ("
                 "SELECT d.number, d.created_at, d.id FROM events_event d WHERE d.category_id = v.cat AND "
                 f"{place} AND d.created_at >= v.since AND d.status = ANY(%s) AND d.duplicate_of_id IS NULL "
-                "AND d.id <> v.id ORDER BY d.created_at, d.id LIMIT 5) d ORDER BY v.id, d.created_at, d.id",
+                "AND d.id <> v.id ORDER BY d.created_at, d.id LIMIT 5) d ORDER BY v.id, d.created_at, d.id",  # noqa: S608 (one of two fixed conditions)
                 [[e.pk for e in part], [e.category_id for e in part], [e.grid_id for e in part],
                  [e.region_code for e in part], [e.created_at - window for e in part], _DUPLICATE_STATUSES])
             for pk, number in cursor.fetchall():
