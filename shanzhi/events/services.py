@@ -412,15 +412,16 @@ def _mark_duplicates(events: list[Event]) -> None:
         if not part:
             continue
         place = "d.grid_id = v.grid" if on_grid else "d.grid_id IS NULL AND d.region_code = v.code"
+        sql = ("SELECT v.id, d.number FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], "  # noqa: S608
+               "%s::timestamptz[]) AS v(id, cat, grid, code, since) CROSS JOIN LATERAL ("
+               "SELECT d.number, d.created_at, d.id FROM events_event d WHERE d.category_id = v.cat AND "
+               + place +  # one of the two fixed conditions above, no input
+               " AND d.created_at >= v.since AND d.status = ANY(%s) AND d.duplicate_of_id IS NULL "
+               "AND d.id <> v.id ORDER BY d.created_at, d.id LIMIT 5) d ORDER BY v.id, d.created_at, d.id")
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT v.id, d.number FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], "
-                "%s::timestamptz[]) AS v(id, cat, grid, code, since) CROSS JOIN LATERAL ("
-                "SELECT d.number, d.created_at, d.id FROM events_event d WHERE d.category_id = v.cat AND "
-                f"{place} AND d.created_at >= v.since AND d.status = ANY(%s) AND d.duplicate_of_id IS NULL "
-                "AND d.id <> v.id ORDER BY d.created_at, d.id LIMIT 5) d ORDER BY v.id, d.created_at, d.id",  # noqa: S608 (one of two fixed conditions)
-                [[e.pk for e in part], [e.category_id for e in part], [e.grid_id for e in part],
-                 [e.region_code for e in part], [e.created_at - window for e in part], _DUPLICATE_STATUSES])
+            cursor.execute(sql, [[e.pk for e in part], [e.category_id for e in part], [e.grid_id for e in part],
+                                 [e.region_code for e in part], [e.created_at - window for e in part],
+                                 _DUPLICATE_STATUSES])
             for pk, number in cursor.fetchall():
                 found[pk].append(number)
     for e in events:
