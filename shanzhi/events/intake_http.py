@@ -15,6 +15,9 @@ string, nothing the security middleware would redirect.  Whatever goes wrong bef
 token, invalid body, a report out of scope, a unique clash) is handed to Django as well, which answers it exactly
 as it always does: the front has no error answers of its own, and nothing is written twice because a report that
 failed was not written.  ``SHANZHI_INTAKE_FRONT = False`` turns the front off.
+
+A middleware added to ``settings.MIDDLEWARE`` that must apply to API calls must be applied here too (or must make
+:func:`_plain` hand such calls to Django); ``test_intake_front`` compares the two entrances' answers and headers.
 """
 
 from __future__ import annotations
