@@ -7,5 +7,5 @@ _django = get_wsgi_application()  # sets Django up: the intake front imports mod
 
 from shanzhi.events.intake_http import wrap  # noqa: E402
 
-# plain bearer-token report posts are answered by the intake front (ADR 0014); everything else by Django
+# plain bearer-token report posts are answered by the intake front (ADR 0015); everything else by Django
 application = wrap(_django)

@@ -6,7 +6,7 @@ becomes the leader: it takes every report queued so far (at most ``SHANZHI_INTAK
 :func:`services.write_created` in one transaction on its own database connection, while the others wait; then
 the next waiting thread leads the reports that queued meanwhile.  Alone, a report is a batch of one, written as
 before; under load the batches grow by themselves and the commits, the chain head of the audit log and the
-rollup upserts are shared (ADR 0014).
+rollup upserts are shared (ADR 0015).
 
 Nobody answers before their report is committed.  If a batch fails, each of its reports is written again alone,
 so that one bad report (a duplicate number, an Idempotency-Key raced by another request) fails only itself.

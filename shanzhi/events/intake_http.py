@@ -1,4 +1,4 @@
-"""The intake front: ``POST /api/v1/events`` from a machine client, answered without the page stack (ADR 0014).
+"""The intake front: ``POST /api/v1/events`` from a machine client, answered without the page stack (ADR 0015).
 
 Reports are the platform's hottest write: grid workers' phones, the 12345 hotline bridge, camera and sensor
 gateways all post them.  Django's full request cycle (sessions, CSRF, second factor, idle timeout, messages,
