@@ -60,3 +60,14 @@ def _audit_triggers_allow_flush(request: Any) -> Any:
 def _fast_password_hashing(settings: Any) -> None:
     """Argon2 is deliberately slow; tests that are not about hashing use a fast hasher."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _no_memos(settings: Any) -> Any:
+    """Tests change rows with ``update()`` and roll back transactions, neither of which a memo can see: memos are
+    off (``SHANZHI_MEMO_SECONDS = 0``) unless a test turns them on, and are emptied after each test."""
+    from shanzhi.core import memo
+
+    settings.SHANZHI_MEMO_SECONDS = 0
+    yield
+    memo.forget_all()

@@ -229,6 +229,12 @@ SHANZHI_WORK_HOURS = [tuple(p.split("-")) for p in os.environ.get(
 SHANZHI_DEADLINE_WARN_FRACTION = float(os.environ.get("SHANZHI_DEADLINE_WARN_FRACTION", "0.8"))
 SHANZHI_DUPLICATE_WINDOW_HOURS = int(os.environ.get("SHANZHI_DUPLICATE_WINDOW_HOURS", "24"))
 SHANZHI_MAX_ATTACHMENT_BYTES = int(os.environ.get("SHANZHI_MAX_ATTACHMENT_BYTES", str(10 * 1024 * 1024)))
+# hot-path memos (tokens, categories, grids, centres): seconds a change made elsewhere may take to be seen
+SHANZHI_MEMO_SECONDS = float(os.environ.get("SHANZHI_MEMO_SECONDS", "5"))
+# group commit of event intake: most reports written in one transaction (1 = no batching)
+SHANZHI_INTAKE_BATCH = int(os.environ.get("SHANZHI_INTAKE_BATCH", "200"))
+# plain bearer-token report posts answered without the page middleware (events/intake_http.py, ADR 0015)
+SHANZHI_INTAKE_FRONT = _env_bool("SHANZHI_INTAKE_FRONT", True)
 SHANZHI_WEBHOOK_URL = os.environ.get("SHANZHI_WEBHOOK_URL", "")
 SHANZHI_WEBHOOK_SECRET = os.environ.get("SHANZHI_WEBHOOK_SECRET", "")
 

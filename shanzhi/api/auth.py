@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from typing import Any
 
@@ -10,7 +11,12 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja.security import APIKeyCookie, HttpBearer
 
-from shanzhi.accounts.models import ApiToken
+from shanzhi.accounts.models import ApiToken, RoleAssignment, User
+from shanzhi.core.memo import Memo
+
+# a checked token -> its user with the role assignments loaded (scope checks then need no query); see core.memo
+# for how long a revocation or a role change made by another process may take to be seen here
+_TOKENS: Memo[Any] = Memo("api-tokens", [ApiToken, User, RoleAssignment], limit=1000)
 
 
 def user_for_token(token: str) -> Any | None:
@@ -30,9 +36,25 @@ def user_for_token(token: str) -> Any | None:
     return row.user
 
 
+def cached_user_for_token(token: str) -> Any | None:
+    """:func:`user_for_token`, remembered per process for a few seconds (only tokens that were valid)."""
+    key = hashlib.sha256(token.encode()).hexdigest()
+    user = _TOKENS.get(key, lambda: _checked(token))
+    if user is None:
+        _TOKENS.forget_key(key)
+    return user
+
+
+def _checked(token: str) -> Any | None:
+    user = user_for_token(token)
+    if user is not None:
+        user.scope_prefixes("events.report")  # loads the role assignments once, with the user
+    return user
+
+
 class BearerToken(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> Any | None:
-        user = user_for_token(token)
+        user = cached_user_for_token(token)
         if user is not None:
             request.user = user
         return user

@@ -152,11 +152,18 @@ def _json_or_null(value: Any) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False)
 
 
+def _actor(actor: Any) -> tuple[Any, str]:
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    return user, (getattr(user, "username", "") if user else str(actor or "system"))[:150]
+
+
 def record_many(*, actor: Any, items: list[dict[str, Any]]) -> list[AuditEntry]:
     """Append many audit rows at once (one lock, one read of the chain head, one bulk insert).
 
     Each item has the keyword arguments of :func:`record` except ``actor`` (``obj`` or ``object_type`` and
-    ``object_id``, ``action``, ``region_code``, ``before``, ``after``).  For batch jobs such as the deadline sweep.
+    ``object_id``, ``action``, ``region_code``, ``before``, ``after``), and may name its own ``actor`` and request
+    ``context`` (:class:`context.RequestContext`) where the rows of a batch come from different requests (group
+    commit of intake).  For batch jobs such as the deadline sweep.
     The rows are the same as :func:`record` would write one by one.  Everything that does not depend on the
     chain head is prepared before the chain's lock is taken; under it, only the hashes are computed and the rows
     are written (with ``COPY`` on PostgreSQL, where the returned entries therefore carry no ``pk``).
@@ -165,13 +172,14 @@ def record_many(*, actor: Any, items: list[dict[str, Any]]) -> list[AuditEntry]:
         return []
     if not connection.in_atomic_block:
         raise RuntimeError("audit.record_many must be called inside transaction.atomic()")
-    ctx = context.current()
-    user = actor if getattr(actor, "is_authenticated", False) else None
-    label = (getattr(user, "username", "") if user else str(actor or "system"))[:150]
+    default_ctx = context.current()
+    default_actor = _actor(actor)
     entries = []
     for item in items:
         obj = item.get("obj")
         before, after = item.get("before"), item.get("after")
+        user, label = _actor(item["actor"]) if "actor" in item else default_actor
+        ctx = item.get("context") or default_ctx
         entries.append(AuditEntry(
             actor=user, actor_label=label, request_id=ctx.request_id, ip=ctx.ip,
             action=item["action"],

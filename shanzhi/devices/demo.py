@@ -21,6 +21,8 @@ INDUSTRY: dict[str, str] = {"checkpoint": "05", "camera": "01", "ipc": "01", "nv
 TYPES: dict[str, str] = {"camera": "131", "ipc": "132", "nvr": "118", "checkpoint": "121"}
 SENSORS = (("water_level", "水位计"), ("smoke", "烟感"), ("activity", "独居老人手环"))
 BATCH = 1000
+# every tenth village has a school gate camera, another tenth a kindergarten one (labels.site, see processing)
+SITES = {1: ("school", "学校门口"), 6: ("kindergarten", "幼儿园门口")}
 
 
 def _code(village: Any, kind: str, serial: int) -> str:
@@ -74,6 +76,10 @@ def build(ctx: DemoContext) -> None:
         for n in range(1, DOORSTEP.get(ctx.size, 2) + 1):
             cam = add(village, DeviceKind.IPC, Layer.DOORSTEP, f"家门口{n}号", grid=grid())
             nvr_children.append((cam.device_id, nvr.device_id))
+        site = SITES.get(index % 10)
+        if site is not None:  # cameras at a school or kindergarten gate (the campus scenario watches them)
+            add(village, DeviceKind.CAMERA, Layer.VILLAGE_ENTRANCE, site[1], grid=grid(),
+                attributes={"labels": {"site": site[0]}})
         for n, (metric, label) in enumerate(SENSORS, start=1):
             add(village, DeviceKind.IOT_SENSOR, Layer.IOT, label, device_id=f"iot-{village.code}-{n:02d}",
                 grid=grid(), attributes={"metric": metric})

@@ -29,6 +29,10 @@ from .models import Device, DeviceKind, Status, Transport
 PROVINCES = "浙沪苏皖闽赣"
 LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 
+# chance that a camera's message is an intrusion/loitering alarm (a school gate camera sends one every ~2 hours
+# at the demo's pace of one message per device every 30 s)
+ALARM_AT_SCHOOL = 0.004
+ALARM_ELSEWHERE = 0.0002
 # metric -> (baseline, amplitude) for IoT sensors whose attributes name a metric
 METRICS = {"water_level": (1.2, 0.4), "smoke": (0.02, 0.01), "gas": (0.5, 0.2), "activity": (3.0, 3.0),
            "temperature": (22.0, 4.0), "heart_rate": (72.0, 8.0)}
@@ -61,6 +65,14 @@ class Simulator:
             phase = now.timestamp() / 3600.0 + (zlib.crc32(device_id.encode()) % 100)
             value = centre + amplitude * math.sin(phase) + self.rng.uniform(-0.05, 0.05) * amplitude
             return "telemetry", {**base, "metrics": {metric: round(value, 3)}}
+        if kind in (DeviceKind.CAMERA, DeviceKind.IPC):
+            # now and then an intelligent-analysis alarm: more often at school gates, where the campus pack
+            # watches (elsewhere the same alarm concerns no pack: the wall shows it, nothing converts it)
+            at_school = isinstance(attributes.get("labels"), dict) and "site" in attributes["labels"]
+            if roll < (ALARM_AT_SCHOOL if at_school else ALARM_ELSEWHERE):
+                alarm = "intrusion" if self.rng.random() < 0.4 else "loitering"
+                return "alarm", {**base, "kind": alarm, "severity": "critical" if alarm == "intrusion" else "warning",
+                                 "annotations": {"summary": "视频智能分析报警"}}
         if kind == DeviceKind.VESSEL_TRANSPONDER and roll < 0.5:
             return "telemetry", {**base, "metrics": {"speed_knots": round(self.rng.uniform(0, 9), 1)}}
         if kind == DeviceKind.CHECKPOINT and roll < 0.5:

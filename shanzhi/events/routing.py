@@ -6,6 +6,7 @@ from __future__ import annotations
 from shanzhi.core.codes import PREFIX_LENGTH
 from shanzhi.core.codes import Level as CodeLevel
 from shanzhi.core.errors import Conflict, ValidationFailed
+from shanzhi.core.memo import Memo
 from shanzhi.regions.models import Centre, CentreKind
 
 from .models import LEVEL_ORDER, Category, Level
@@ -24,9 +25,13 @@ def ancestor_code(region_code: str, level: Level) -> str:
     return region_code[:length].ljust(12, "0")
 
 
+_CENTRES: Memo[Centre | None] = Memo("events-centres", [Centre])
+
+
 def centre_at(region_code: str, level: Level) -> Centre:
     code = ancestor_code(region_code, level)
-    centre = Centre.objects.filter(region_id=code, kind=CentreKind(level.value)).first()
+    centre = _CENTRES.get((code, level.value), lambda: Centre.objects.filter(
+        region_id=code, kind=CentreKind(level.value)).first())
     if centre is None:
         raise Conflict(detail={"centre": f"no {level.value} centre is set up for region {code}"})
     return centre

@@ -16,13 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from shanzhi.accounts.models import RoleAssignment, User
 from shanzhi.core import audit
+from shanzhi.core import context as audit_context
 from shanzhi.core.codes import in_scope, prefix_of
 from shanzhi.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from shanzhi.core.memo import Memo
 from shanzhi.core.scope import prefixes_for, require_scope
 from shanzhi.regions.models import Centre, Grid, Region
 
@@ -48,6 +50,13 @@ SNAPSHOT_FIELDS = ["status", "level", "centre", "department", "assignee", "step"
                    "supervised", "reopen_count", "escalation_count", "rating", "duplicate_of"]
 MAX_TITLE = 200
 MAX_DESCRIPTION = 5000
+
+
+# hot-path reads of intake, remembered for a few seconds per process (core.memo)
+_DESKS: Memo[list[int]] = Memo("events-desks", [RoleAssignment])
+_CATEGORIES: Memo[Category | None] = Memo("events-categories", [Category])
+_GRIDS: Memo[Grid | None] = Memo("events-grids", [Grid, Region])
+_REGIONS: Memo[Region | None] = Memo("events-regions", [Region])
 
 
 # --- rollups -----------------------------------------------------------------------------------------
@@ -94,24 +103,37 @@ def _finish_step(event: Event, now: dt.datetime, deltas: dict[str, int]) -> None
 
 # --- notifications -----------------------------------------------------------------------------------
 def _desk_users(region_code: str, roles: Iterable[str]) -> list[int]:
-    return list(RoleAssignment.objects.filter(region_code=region_code, role__in=list(roles))
-                .values_list("user_id", flat=True).distinct())
+    wanted = tuple(sorted(roles))
+    return _DESKS.get((region_code, wanted), lambda: list(
+        RoleAssignment.objects.filter(region_code=region_code, role__in=wanted)
+        .values_list("user_id", flat=True).distinct()))
 
 
 def _notify(event: Event, user_ids: Iterable[int], kind: str, text: str) -> None:
-    ids = sorted(set(user_ids))
-    if not ids:
+    _notify_many([(event, user_ids, kind, text)])
+
+
+def _notify_many(notes: list[tuple[Event, Iterable[int], str, str]]) -> None:
+    """In-app notifications (one insert for all) and, when a webhook is configured, one outbox message each."""
+    rows: list[Notification] = []
+    sent: list[tuple[Event, list[int], str, str]] = []
+    for event, user_ids, kind, text in notes:
+        ids = sorted(set(user_ids))
+        if ids:
+            rows += [Notification(user_id=uid, event=event, kind=kind, text=text[:300]) for uid in ids]
+            sent.append((event, ids, kind, text))
+    if not rows:
         return
-    Notification.objects.bulk_create([Notification(user_id=uid, event=event, kind=kind, text=text[:300])
-                                      for uid in ids])
+    Notification.objects.bulk_create(rows)
     webhook = getattr(settings, "SHANZHI_WEBHOOK_URL", "")
     if webhook:
-        Outbox.objects.get_or_create(
-            dedupe_key=f"event:{event.pk}:{event.version}:{kind}",
-            defaults={"channel": "webhook", "next_attempt_at": timezone.now(),
-                      "payload": {"event": event.number, "kind": kind, "text": text, "status": event.status,
-                                  "users": ids}},
-        )
+        for event, ids, kind, text in sent:
+            Outbox.objects.get_or_create(
+                dedupe_key=f"event:{event.pk}:{event.version}:{kind}",
+                defaults={"channel": "webhook", "next_attempt_at": timezone.now(),
+                          "payload": {"event": event.number, "kind": kind, "text": text, "status": event.status,
+                                      "users": ids}},
+            )
         transaction.on_commit(_send_outbox_soon)
 
 
@@ -217,7 +239,8 @@ def _place(data: Intake) -> tuple[Region, Grid | None]:
             raise ValidationFailed(detail={"vessel_id": "no vessel with a sea grid has this id"})
         grid = vessel.sea_grid
     elif data.grid_id is not None:
-        grid = Grid.objects.select_related("region").filter(pk=data.grid_id).first()
+        grid_id = data.grid_id
+        grid = _GRIDS.get(grid_id, lambda: Grid.objects.select_related("region").filter(pk=grid_id).first())
         if grid is None:
             raise ValidationFailed(detail={"grid_id": "no such grid"})
     if grid is not None:
@@ -226,7 +249,8 @@ def _place(data: Intake) -> tuple[Region, Grid | None]:
         return grid.region, grid
     if not data.region_code:
         raise ValidationFailed(detail={"region_code": "a region or a grid is required"})
-    region = Region.objects.filter(code=data.region_code).first()
+    code = data.region_code
+    region = _REGIONS.get(code, lambda: Region.objects.filter(code=code).first())
     if region is None:
         raise ValidationFailed(detail={"region_code": "no such region"})
     return region, None
@@ -260,23 +284,40 @@ def _new_number(now: dt.datetime) -> str:
     return f"SJ{timezone.localtime(now):%Y%m%d}{secrets.randbelow(10**8):08d}"
 
 
+_DUPLICATE_STATUSES = [s.value for s in (Status.REPORTED, Status.ACCEPTED, Status.DISPATCHED, Status.IN_PROGRESS,
+                                          Status.ESCALATED, Status.RETURNED, Status.REOPENED)]
+
+
+def _duplicate_window() -> dt.timedelta:
+    return dt.timedelta(hours=int(getattr(settings, "SHANZHI_DUPLICATE_WINDOW_HOURS", 24)))
+
+
 def find_duplicates(*, grid_id: int | None, region_code: str, category_id: int, now: dt.datetime,
                     exclude: int | None = None) -> list[Event]:
     """Open events of the same category in the same grid (or village) within the duplicate window."""
-    hours = int(getattr(settings, "SHANZHI_DUPLICATE_WINDOW_HOURS", 24))
-    qs = Event.objects.filter(category_id=category_id, created_at__gte=now - dt.timedelta(hours=hours),
-                              status__in=[s.value for s in (Status.REPORTED, Status.ACCEPTED, Status.DISPATCHED,
-                                                            Status.IN_PROGRESS, Status.ESCALATED, Status.RETURNED,
-                                                            Status.REOPENED)],
-                              duplicate_of__isnull=True)
+    qs = Event.objects.filter(category_id=category_id, created_at__gte=now - _duplicate_window(),
+                              status__in=_DUPLICATE_STATUSES, duplicate_of__isnull=True)
     qs = qs.filter(grid_id=grid_id) if grid_id else qs.filter(region_code=region_code, grid__isnull=True)
     if exclude:
         qs = qs.exclude(pk=exclude)
-    return list(qs.order_by("created_at")[:5])
+    return list(qs.order_by("created_at", "pk")[:5])
 
 
-def event_create(*, actor: Any, data: Intake, idempotency_key: str | None = None) -> tuple[Event, bool]:
-    """Accept a report.  Returns (event, created); a replay of the same Idempotency-Key returns the first event."""
+@dataclass
+class Prepared:
+    """A validated, routed report with its deadlines computed, not yet written (see :func:`write_created`)."""
+
+    actor: Any
+    event: Event
+    reporter: Any
+    request: Any = None  # the request context (id, IP) its audit row names
+    created: bool = True
+
+
+def prepare_create(*, actor: Any, data: Intake, idempotency_key: str | None = None) -> Prepared:
+    """Everything of intake that needs no write: validation, placing, the scope check, routing, deadlines.
+
+    A replay of a known Idempotency-Key answers a ``Prepared`` with ``created=False`` carrying the first event."""
     if idempotency_key is not None:
         if not 1 <= len(idempotency_key) <= 100:
             raise ValidationFailed(detail={"Idempotency-Key": "1 to 100 characters"})
@@ -286,9 +327,10 @@ def event_create(*, actor: Any, data: Intake, idempotency_key: str | None = None
                 raise ValidationFailed("The Idempotency-Key was used with a different request.",
                                        code="idempotency_key_reused")
             require_scope(actor, "events.report", previous.region_code)
-            return previous, False
+            return Prepared(actor=actor, event=previous, reporter=None, created=False)
     _check_intake(data)
-    category = Category.objects.filter(code=data.category, active=True).select_related("parent").first()
+    category = _CATEGORIES.get(data.category, lambda: Category.objects.filter(
+        code=data.category, active=True).select_related("parent").first())
     if category is None or category.parent_id is None:
         raise ValidationFailed(detail={"category": f"unknown category {data.category!r}"})
     if data.anonymous and not category.allow_anonymous:
@@ -311,24 +353,98 @@ def event_create(*, actor: Any, data: Intake, idempotency_key: str | None = None
     )
     event.created_at = now
     set_step(event, now)
+    return Prepared(actor=actor, event=event, reporter=reporter, request=audit_context.current())
+
+
+_CREATE_AUDIT_FIELDS = ["number", "title", "category", "source", "severity", "status", "centre", "level",
+                        "region_code", "grid", "reporter_name", "reporter_phone", "anonymous"]
+
+
+def write_created(items: list[Prepared]) -> None:
+    """Write prepared reports in the caller's transaction, as few statements as the batch allows: the events,
+    their timeline rows, the summed rollup counters, the notifications of each centre's desk, one audit row
+    each (one read of the chain head).  One report or a hundred: the same rows as writing them one by one."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("write_created must be called inside transaction.atomic()")
+    events = [item.event for item in items]
+    if len(events) == 1:
+        events[0].save(force_insert=True)
+    else:
+        Event.objects.bulk_create(events)  # ids come back (RETURNING on PostgreSQL and SQLite)
+    TimelineEntry.objects.bulk_create([
+        TimelineEntry(event=e, action="report", from_status="", to_status=e.status, actor=item.reporter,
+                      actor_label=_label(item.actor), centre=e.centre, opinion=e.description[:500],
+                      data={"source": e.source})
+        for item, e in zip(items, events, strict=True)])
+    counters: list[tuple[rollup.Key, int]] = []
+    for e in events:
+        day = _local_day(e.created_at)
+        counters += [((e.region_code, day, e.category_id, e.source, "created"), 1),
+                     ((e.region_code, day, e.category_id, e.source, f"status:{e.status}"), 1)]
+    rollup.add(counters)
+    desks: dict[str, list[int]] = {}  # every new event goes to its centre's dispatchers
+    for e in events:
+        code = e.centre.region_code
+        if code not in desks:
+            desks[code] = _desk_users(code, ["dispatcher"])
+    _notify_many([(e, desks[e.centre.region_code], "new_event", f"新事件 {e.number}:{e.title}") for e in events])
+    _mark_duplicates(events)
+    audit.record_many(actor=None, items=[
+        {"actor": item.actor, "context": item.request, "action": "events.event.create", "obj": e,
+         "after": audit.snapshot(e, _CREATE_AUDIT_FIELDS)}
+        for item, e in zip(items, events, strict=True)])
+
+
+def _mark_duplicates(events: list[Event]) -> None:
+    """Set ``possible_duplicates`` (numbers, as :func:`find_duplicates` finds them) on each new event.  On
+    PostgreSQL one statement per kind of place for the whole batch (a ``LATERAL`` index scan of at most five rows
+    per event); elsewhere one query per event."""
+    if connection.vendor != "postgresql":
+        for e in events:
+            e.possible_duplicates = [d.number for d in find_duplicates(  # type: ignore[attr-defined]
+                grid_id=e.grid_id, region_code=e.region_code, category_id=e.category_id, now=e.created_at,
+                exclude=e.pk)]
+        return
+    window = _duplicate_window()
+    found: dict[int, list[str]] = {e.pk: [] for e in events}
+    for on_grid in (True, False):
+        part = [e for e in events if bool(e.grid_id) == on_grid]
+        if not part:
+            continue
+        place = "d.grid_id = v.grid" if on_grid else "d.grid_id IS NULL AND d.region_code = v.code"
+        sql = ("SELECT v.id, d.number FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], "  # noqa: S608
+               "%s::timestamptz[]) AS v(id, cat, grid, code, since) CROSS JOIN LATERAL ("
+               "SELECT d.number, d.created_at, d.id FROM events_event d WHERE d.category_id = v.cat AND "
+               + place +  # one of the two fixed conditions above, no input
+               " AND d.created_at >= v.since AND d.status = ANY(%s) AND d.duplicate_of_id IS NULL "
+               "AND d.id <> v.id ORDER BY d.created_at, d.id LIMIT 5) d ORDER BY v.id, d.created_at, d.id")
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [[e.pk for e in part], [e.category_id for e in part], [e.grid_id for e in part],
+                                 [e.region_code for e in part], [e.created_at - window for e in part],
+                                 _DUPLICATE_STATUSES])
+            for pk, number in cursor.fetchall():
+                found[pk].append(number)
+    for e in events:
+        e.possible_duplicates = found[e.pk]  # type: ignore[attr-defined]
+
+
+def event_create(*, actor: Any, data: Intake, idempotency_key: str | None = None) -> tuple[Event, bool]:
+    """Accept a report.  Returns (event, created); a replay of the same Idempotency-Key returns the first event.
+
+    Concurrent reports in one process share a transaction (group commit, :mod:`.intake`); alone, a report is
+    written in a transaction of its own, or in the caller's when there is one."""
+    from .intake import commit
+
+    item = prepare_create(actor=actor, data=data, idempotency_key=idempotency_key)
+    if not item.created:
+        return item.event, False
     try:
-        with transaction.atomic():
-            event.save(force_insert=True)
-            TimelineEntry.objects.create(event=event, action="report", from_status="", to_status=event.status,
-                                         actor=reporter, actor_label=_label(actor), centre=centre,
-                                         opinion=event.description[:500], data={"source": event.source})
-            bump(event, {"created": 1, f"status:{event.status}": 1})
-            users, _kind = _who_acts_next(event)
-            _notify(event, users, "new_event", f"新事件 {event.number}:{event.title}")
-            audit.record(actor=actor, action="events.event.create", obj=event,
-                         after=audit.snapshot(event, ["number", "title", "category", "source", "severity",
-                                                      "status", "centre", "level", "region_code", "grid",
-                                                      "reporter_name", "reporter_phone", "anonymous"]))
+        commit(item)
     except IntegrityError:
         if idempotency_key and Event.objects.filter(idempotency_key=idempotency_key).exists():
             return event_create(actor=actor, data=data, idempotency_key=idempotency_key)
         raise
-    return event, True
+    return item.event, True
 
 
 def _label(actor: Any) -> str:

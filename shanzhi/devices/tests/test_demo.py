@@ -46,3 +46,29 @@ def test_simulator_direct_brings_the_fleet_online(tree: Any) -> None:
     presence.flush(transports=Transport.values)
     online = Device.objects.filter(status="online").count()
     assert 0 < online < total  # a few stay silent on purpose
+
+
+def test_demo_has_school_gate_cameras_whose_alarms_carry_the_site(tree: Any, monkeypatch: Any,
+                                                                   django_capture_on_commit_callbacks: Any) -> None:
+    demo.build(_ctx(tree))
+    gates = [d for d in Device.objects.filter(kind=DeviceKind.CAMERA)
+             if (d.attributes or {}).get("labels", {}).get("site") in ("school", "kindergarten")]
+    assert gates, "no school or kindergarten gate camera in the demo"
+    sim = Simulator(direct=True, log=lambda _m: None)
+    sim.rng.random = lambda: 0.0  # type: ignore[method-assign]  # every roll says "alarm"
+    from django.utils import timezone
+
+    gate = gates[0]
+    msg_type, payload = sim.message(gate.device_id, gate.kind, gate.attributes, timezone.now())
+    assert msg_type == "alarm" and payload["kind"] == "intrusion"
+    fed: list[Any] = []
+    from shanzhi.devices import processing, sink
+
+    monkeypatch.setattr(sink, "feed", lambda **kw: fed.append(kw))
+    gate.status = "online"
+    gate.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        processing.process([processing.Message(gate.device_id, msg_type, payload)])
+    alarms = [a for call in fed for a in call.get("alarms", [])]
+    assert alarms and alarms[0].kind == "intrusion"
+    assert alarms[0].labels.get("site") == gate.attributes["labels"]["site"]
