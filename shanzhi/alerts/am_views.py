@@ -12,11 +12,8 @@ Errors follow Alertmanager's style: a JSON string with the message, status 400 f
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import re
-import threading
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -24,18 +21,16 @@ from typing import Any
 import orjson
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db.models.signals import post_delete, post_save
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from shanzhi.accounts.models import ApiToken, RoleAssignment, User
-from shanzhi.api.auth import user_for_token
+from shanzhi.api.auth import cached_user_for_token
 from shanzhi.core.errors import NotFound, PermissionDenied, ShanzhiError, TooLarge, ValidationFailed
 from shanzhi.core.scope import prefixes_for
 
 from . import matchers, selectors, services
-from .handling import cache_seconds, group_by
+from .handling import group_by
 from .models import Alert, AlertStatus, InhibitRule, Silence
 
 STARTED = timezone.now()
@@ -61,44 +56,11 @@ class _Unauthorized(Exception):
     pass
 
 
-class _Tokens:
-    """Bearer tokens this process checked lately: sha256 of the token -> (user with its roles loaded, when).
-
-    Prometheus posts every few seconds with the same token; checking it (token row, user, role assignments) on
-    each request cost more than storing a batch of re-sent alerts.  A token is re-checked after
-    ``SHANZHI_ALERTS_CACHE_SECONDS`` (default 5), and at once in this process when a token, user or role
-    assignment is saved or deleted here; so a revocation or a role change made by another process takes effect
-    on the Alertmanager API within those seconds."""
-
-    lock = threading.Lock()
-    entries: dict[str, tuple[Any, float]] = {}
-    LIMIT = 1000
-
-
-def forget_tokens(**_kwargs: Any) -> None:
-    with _Tokens.lock:
-        _Tokens.entries.clear()
-
-
-for _model in (ApiToken, RoleAssignment, User):
-    post_save.connect(forget_tokens, sender=_model, dispatch_uid=f"am-tokens-{_model.__name__}-save")
-    post_delete.connect(forget_tokens, sender=_model, dispatch_uid=f"am-tokens-{_model.__name__}-delete")
-
-
 def _user_for_token(token: str) -> Any | None:
-    key = hashlib.sha256(token.encode()).hexdigest()
-    hit = _Tokens.entries.get(key)
-    if hit is not None and time.monotonic() - hit[1] < cache_seconds():
-        return hit[0]
-    user = user_for_token(token)
-    if user is not None:
-        for permission in ("alerts.view", "alerts.handle"):
-            user.scope_prefixes(permission)  # loads the role assignments once, with the user
-        with _Tokens.lock:
-            if len(_Tokens.entries) >= _Tokens.LIMIT:
-                _Tokens.entries.clear()
-            _Tokens.entries[key] = (user, time.monotonic())
-    return user
+    """The token's user, remembered per process with its roles (``core.memo``, shared with the native API):
+    Prometheus posts every few seconds with the same token.  A revocation or role change made in another process
+    takes effect here within ``SHANZHI_MEMO_SECONDS``; one made in this process at once."""
+    return cached_user_for_token(token)
 
 
 def _actor(request: HttpRequest, *, write: bool) -> Any:
