@@ -27,6 +27,7 @@ from shanzhi.regions.models import Centre
 from . import routing
 from .models import LEVEL_ORDER, Category, Event, Level, Notification, Status, Step, TimelineEntry
 from .rollup import add as rollup_add
+from .rollup import array_literal
 from .services import SNAPSHOT_FIELDS, _finish_step, step_minutes
 from .worktime import add_working_minutes
 
@@ -152,7 +153,7 @@ def sweep(*, now: dt.datetime | None = None, batch: int = 1000) -> SweepResult:
         # the two statements that other workers' batches wait on (shared counter rows, the audit chain's lock)
         # come last, so a batch holds them only for its last moments; sorted counters: one lock order, no deadlock
         rollup_add(sorted(rollup.items()))
-        audit.record_many(actor="system", items=audits)
+        audit.record_many(actor="system", items=audits, returning=False)
     return result
 
 
@@ -221,8 +222,8 @@ def _write_back(events: list[Event]) -> None:
     arrays = ", ".join(["%s::bigint[]"] + [f"%s::{kind}[]" for _name, kind in _SWEEP_COLUMNS])
     names = ", ".join(name for name, _kind in _SWEEP_COLUMNS)
     assignments = ", ".join(f"{name} = v.{name}" for name, _kind in _SWEEP_COLUMNS)
-    params: list[list[Any]] = [[event.pk for event in events]]
-    params.extend([getattr(event, name) for event in events] for name, _kind in _SWEEP_COLUMNS)
+    params = [array_literal([event.pk for event in events])]
+    params.extend(array_literal([getattr(event, name) for event in events]) for name, _kind in _SWEEP_COLUMNS)
     sql = (f"UPDATE events_event AS e SET {assignments} FROM unnest({arrays}) "  # noqa: S608
            f"AS v(id, {names}) WHERE e.id = v.id")
     with connection.cursor() as cursor:
