@@ -1,8 +1,8 @@
 """Deadline-worker benchmark: 1,000,000 pending deadlines, then bursts and a steady stream coming due.
 
-Set-up (PostgreSQL, database ``sz_bench_deadlines``): the small demo city, then ``--pending`` open events from
-the generator (no timelines), every one given a deadline somewhere in the next 30 days.  For each worker count
-(1 and 2 ``shanzhi worker`` processes, ``--interval 0.2``):
+Set-up (PostgreSQL, database ``sz_bench_deadlines`` or ``--db NAME``): the small demo city, then ``--pending``
+open events from the generator (no timelines), every one given a deadline somewhere in the next 30 days.  For
+each worker count (1 and 2 ``shanzhi worker`` processes, ``--interval 0.2``):
 
 * burst: ``--burst`` events of auto-escalating categories all come due at the same moment; throughput is
   the number escalated divided by the time from that moment to the last escalation;
@@ -220,6 +220,53 @@ def profile(size: int, rounds: int) -> None:
         cursor.execute("ROLLBACK")
 
 
+def profile_loop(size: int, batch: int) -> None:
+    """``size`` events due now, drained by the worker loop's body in this process (the steps of
+    ``shanzhi worker``'s loop, periodic steps excluded: they run on their own thread); each step timed, plus
+    cProfile of the whole drain."""
+    import cProfile
+    import pstats
+    from collections import defaultdict
+
+    from django.db import close_old_connections
+
+    from shanzhi.events.deadlines import sweep
+    from shanzhi.events.management.commands import worker
+    from shanzhi.events.outbound import deliver_due
+
+    ids = pick(size)
+    due(ids, time.time() - 1, 0)
+    steps: dict[str, float] = defaultdict(float)
+    loops = escalated = 0
+    prof = cProfile.Profile()
+    t0 = time.perf_counter()
+    prof.enable()
+    while True:
+        loops += 1
+        t = time.perf_counter()
+        close_old_connections()
+        steps["close_old_connections"] += time.perf_counter() - t
+        t = time.perf_counter()
+        result = sweep(batch=batch)
+        steps["sweep"] += time.perf_counter() - t
+        t = time.perf_counter()
+        sent = deliver_due()
+        steps["deliver_due"] += time.perf_counter() - t
+        t = time.perf_counter()
+        tasks = worker._run_queued_tasks(50)
+        steps["queued tasks"] += time.perf_counter() - t
+        escalated += result.escalated
+        if not (result.total or sent or tasks):
+            break
+    prof.disable()
+    wall = time.perf_counter() - t0
+    print(f"\nloop drained {escalated} escalations in {loops} loops, {wall:.2f} s = {escalated / wall:.0f}/s")
+    for name, spent in steps.items():
+        print(f"  {name:24s} {spent:8.3f} s  {spent / loops * 1000:8.1f} ms/loop")
+    pstats.Stats(prof).sort_stats("cumulative").print_stats(35)
+    pstats.Stats(prof).sort_stats("tottime").print_stats(30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pending", type=int, default=1_000_000)
@@ -228,21 +275,26 @@ def main() -> None:
     parser.add_argument("--steady-seconds", type=float, default=15)
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--keep", action="store_true", help="reuse the database if it exists")
+    parser.add_argument("--db", default=DB, help=f"database name on BENCH_PG (default {DB})")
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="profile one sweep batch of N")
     parser.add_argument("--rounds", type=int, default=2, help="profiled batches (with --profile)")
+    parser.add_argument("--profile-loop", type=int, default=0, metavar="N",
+                        help="drain N due events with the worker loop's steps in this process, each step timed")
+    parser.add_argument("--batch", type=int, default=1000, help="sweep batch size (with --profile-loop)")
     parser.add_argument("--recycle", action="store_true",
-                        help="make the events earlier runs escalated eligible again (accepted, not escalated, due in "
-                             "10 days); the rollup counters of the bench database are not corrected")
+                        help="make the events earlier runs escalated eligible again (accepted at their town's "
+                             "centre, not escalated, due in 10 days); the rollup counters of the bench database are "
+                             "not corrected")
     parser.add_argument("--without-event-count-rules", action="store_true",
                         help="disable the demo's event-count alert rules during the run (the alerts tick that the "
                              "worker runs every 5 s counts events over 30-day windows: seconds at 10^6 events)")
     args = parser.parse_args()
     print_machine()
-    if args.keep and database_exists(DB):
-        url = db_url(DB)
+    if args.keep and database_exists(args.db):
+        url = db_url(args.db)
         shanzhi(url, "migrate")  # a kept database may predate the code's migrations
     else:
-        url = fresh_database(DB)
+        url = fresh_database(args.db)
         build(url, args.pending)
     setup_django(url)
     from django.db import connection
@@ -252,12 +304,18 @@ def main() -> None:
         print(f"pending deadlines in the table: {cursor.fetchone()[0]}")
     if args.recycle:
         with connection.cursor() as cursor:
-            cursor.execute("UPDATE events_event SET status = 'accepted', escalation_count = 0, overdue = false, "
-                           "warned = true, deadline_at = now() + interval '10 days', due_at = now() + interval "
-                           "'10 days' WHERE status = 'escalated' AND level <> 'city'")
+            # back at their town's centre, so that escalations that reached the city can serve again
+            cursor.execute("UPDATE events_event AS e SET status = 'accepted', escalation_count = 0, overdue = false, "
+                           "warned = true, level = 'town', centre_id = c.id, department_id = NULL, assignee_id = NULL, "
+                           "deadline_at = now() + interval '10 days', due_at = now() + interval '10 days' "
+                           "FROM regions_centre AS c WHERE e.status = 'escalated' AND c.kind = 'town' "
+                           "AND c.region_id = substr(e.region_code, 1, 9) || '000'")
             print(f"recycled {cursor.rowcount} escalated events")
     if args.profile:
         profile(args.profile, args.rounds)
+        return
+    if args.profile_loop:
+        profile_loop(args.profile_loop, args.batch)
         return
     disabled: list[int] = []
     if args.without_event_count_rules:

@@ -147,9 +147,9 @@ _COPY_COLUMNS = ("seq", "created_at", "actor_id", "actor_label", "request_id", "
                  "object_id", "region_code", "before", "after", "prev_hash", "hash")
 
 
-def _json_or_null(value: Any) -> str | None:
-    # JSONField stores Python None as SQL NULL; anything else as its JSON text
-    return None if value is None else json.dumps(value, ensure_ascii=False)
+def _dump(value: Any) -> str:
+    """JSON text exactly as :func:`canonical` writes a value (sorted keys, compact, UTF-8 as is)."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def _actor(actor: Any) -> tuple[Any, str]:
@@ -157,7 +157,7 @@ def _actor(actor: Any) -> tuple[Any, str]:
     return user, (getattr(user, "username", "") if user else str(actor or "system"))[:150]
 
 
-def record_many(*, actor: Any, items: list[dict[str, Any]]) -> list[AuditEntry]:
+def record_many(*, actor: Any, items: list[dict[str, Any]], returning: bool = True) -> list[AuditEntry]:
     """Append many audit rows at once (one lock, one read of the chain head, one bulk insert).
 
     Each item has the keyword arguments of :func:`record` except ``actor`` (``obj`` or ``object_type`` and
@@ -165,8 +165,10 @@ def record_many(*, actor: Any, items: list[dict[str, Any]]) -> list[AuditEntry]:
     ``context`` (:class:`context.RequestContext`) where the rows of a batch come from different requests (group
     commit of intake).  For batch jobs such as the deadline sweep.
     The rows are the same as :func:`record` would write one by one.  Everything that does not depend on the
-    chain head is prepared before the chain's lock is taken; under it, only the hashes are computed and the rows
-    are written (with ``COPY`` on PostgreSQL, where the returned entries therefore carry no ``pk``).
+    chain head is prepared before the chain's lock is taken: on PostgreSQL each row's canonical text is built
+    up to its time, sequence number and previous hash, so that under the lock only those are spliced in, hashed
+    and the rows written with ``COPY`` (the returned entries then carry no ``pk``; ``returning=False`` returns
+    none, for callers that do not use them).
     """
     if not items:
         return []
@@ -174,6 +176,64 @@ def record_many(*, actor: Any, items: list[dict[str, Any]]) -> list[AuditEntry]:
         raise RuntimeError("audit.record_many must be called inside transaction.atomic()")
     default_ctx = context.current()
     default_actor = _actor(actor)
+    if connection.vendor != "postgresql":
+        return _record_many_orm(default_actor, default_ctx, items)
+    # canonical() is json.dumps(body, sort_keys=True, …): the keys in sorted order, the values as _dump writes them
+    # (user, label, context), action, object_type, object_id, region_code, before, after (JSON text or None)
+    rows: list[tuple[Any, ...]] = []
+    heads: list[str] = []  # the canonical text up to the time
+    middles: list[str] = []  # from the time to the previous hash
+    tails: list[str] = []  # from the previous hash to the sequence number
+    for item in items:
+        user, label = _actor(item["actor"]) if "actor" in item else default_actor
+        ctx = item.get("context") or default_ctx
+        actor_id = user.pk if user is not None else None
+        obj = item.get("obj")
+        before, after = item.get("before"), item.get("after")
+        before_json = _dump(_jsonable(before)) if before is not None else None
+        after_json = _dump(_jsonable(after)) if after is not None else None
+        action = item["action"]
+        object_type = item.get("object_type") or (obj._meta.label_lower if obj is not None else "")
+        object_id = str(item.get("object_id") or (obj.pk if obj is not None else ""))
+        region_code = item.get("region_code") or getattr(obj, "region_code", "") or ""
+        rows.append(((user, label, ctx), action, object_type, object_id, region_code, before_json, after_json))
+        heads.append(f'{{"action":{_dump(action)},"actor_id":{_dump(actor_id)},"actor_label":{_dump(label)},'
+                     f'"after":{after_json or "null"},"before":{before_json or "null"},"created_at":')
+        middles.append(f',"ip":{_dump(ctx.ip)},"object_id":{_dump(object_id)},"object_type":{_dump(object_type)},'
+                       '"prev_hash":')
+        tails.append(f',"region_code":{_dump(region_code)},"request_id":{_dump(ctx.request_id)},"seq":')
+    _lock_chain()
+    last = AuditEntry.objects.order_by("-seq").values_list("seq", "hash").first()
+    seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    now = timezone.now().astimezone(dt.UTC)
+    created = _dump(now.isoformat())
+    sha256 = hashlib.sha256
+    chained: list[tuple[int, str, str]] = []  # seq, prev_hash, hash
+    for head, middle, tail in zip(heads, middles, tails, strict=True):
+        text = f"{head}{created}{middle}\"{prev_hash}\"{tail}{seq}}}"
+        digest = sha256(prev_hash.encode() + text.encode("utf-8")).hexdigest()
+        chained.append((seq, prev_hash, digest))
+        prev_hash = digest
+        seq += 1
+    with connection.cursor() as cursor, cursor.copy(
+            f"COPY core_auditentry ({', '.join(_COPY_COLUMNS)}) FROM STDIN") as copy:
+        for ((user, label, ctx), action, object_type, object_id, region_code, before_json, after_json), \
+                (n, prev, digest) in zip(rows, chained, strict=True):
+            copy.write_row((n, now, user.pk if user is not None else None, label, ctx.request_id, ctx.ip, action,
+                            object_type, object_id, region_code, before_json, after_json, prev, digest))
+    if not returning:
+        return []
+    return [AuditEntry(seq=n, created_at=now, actor=user, actor_label=label, request_id=ctx.request_id, ip=ctx.ip,
+                       action=action, object_type=object_type, object_id=object_id, region_code=region_code,
+                       before=json.loads(before_json) if before_json is not None else None,
+                       after=json.loads(after_json) if after_json is not None else None, prev_hash=prev, hash=digest)
+            for ((user, label, ctx), action, object_type, object_id, region_code, before_json, after_json),
+            (n, prev, digest) in zip(rows, chained, strict=True)]
+
+
+def _record_many_orm(default_actor: tuple[Any, str], default_ctx: Any,
+                     items: list[dict[str, Any]]) -> list[AuditEntry]:
+    """:func:`record_many` on other databases: entries hashed with :func:`compute_hash`, one ``bulk_create``."""
     entries = []
     for item in items:
         obj = item.get("obj")
@@ -197,15 +257,7 @@ def record_many(*, actor: Any, items: list[dict[str, Any]]) -> list[AuditEntry]:
         entry.seq, entry.created_at, entry.prev_hash = seq, now, prev_hash
         entry.hash = prev_hash = compute_hash(entry)
         seq += 1
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor, cursor.copy(
-                f"COPY core_auditentry ({', '.join(_COPY_COLUMNS)}) FROM STDIN") as copy:
-            for e in entries:
-                copy.write_row((e.seq, e.created_at, e.actor_id, e.actor_label, e.request_id, e.ip, e.action,
-                                e.object_type, e.object_id, e.region_code, _json_or_null(e.before),
-                                _json_or_null(e.after), e.prev_hash, e.hash))
-    else:
-        AuditEntry.objects.bulk_create(entries)
+    AuditEntry.objects.bulk_create(entries)
     return entries
 
 

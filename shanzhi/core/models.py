@@ -43,11 +43,11 @@ class AuditEntry(models.Model):
     action = models.CharField(_("action"), max_length=80, db_index=True)
     object_type = models.CharField(_("object type"), max_length=80, blank=True)
     object_id = models.CharField(_("object id"), max_length=64, blank=True)
-    region_code = models.CharField(_("region code"), max_length=12, blank=True, db_index=True)
+    region_code = models.CharField(_("region code"), max_length=12, blank=True)
     before = models.JSONField(_("before"), null=True, blank=True)
     after = models.JSONField(_("after"), null=True, blank=True)
     prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    hash = models.CharField(max_length=64)
 
     objects: ClassVar[Any] = ScopedQuerySet.as_manager()
 
@@ -55,7 +55,11 @@ class AuditEntry(models.Model):
         ordering = ["seq"]
         verbose_name = _("audit entry")
         verbose_name_plural = _("audit log")
-        indexes = [models.Index(fields=["object_type", "object_id"])]
+        # no ``varchar_pattern_ops`` copies of ``hash`` (compared for equality only) and ``region_code`` (scopes
+        # are ranges): every audit row would pay for them
+        indexes = [models.Index(fields=["object_type", "object_id"]),
+                   models.Index(fields=["region_code"], name="auditentry_region_idx")]
+        constraints = [models.UniqueConstraint(fields=["hash"], name="auditentry_hash_unique")]
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.action} {self.object_type}:{self.object_id}"

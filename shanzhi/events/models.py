@@ -112,7 +112,13 @@ class Category(models.Model):
 
 
 class Event(ScopedModel):
-    number = models.CharField(_("number"), max_length=24, unique=True)
+    # every index of this table gets an entry whenever the deadline sweep escalates an event (an update of indexed
+    # columns is never HOT), so the table keeps no index that another one already serves: ``region_code``,
+    # ``centre``, ``assignee`` and ``grid`` are the first columns of the composite indexes below, and no query
+    # compares ``number``, ``idempotency_key``, ``rate_token``, ``region`` or ``region_code`` with LIKE (scopes are
+    # ranges), so none has a ``varchar_pattern_ops`` copy (Meta.constraints / Meta.indexes)
+    region_code = models.CharField(_("region code"), max_length=12)
+    number = models.CharField(_("number"), max_length=24)
     title = models.CharField(_("title"), max_length=200)
     description = models.TextField(_("description"), blank=True)
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="events",
@@ -121,9 +127,9 @@ class Event(ScopedModel):
     source = models.CharField(_("source"), max_length=16, choices=Source.choices)
     status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.REPORTED)
     region = models.ForeignKey("regions.Region", on_delete=models.PROTECT, related_name="+",
-                               verbose_name=_("region"))
+                               verbose_name=_("region"), db_index=False)
     grid = models.ForeignKey("regions.Grid", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-                             verbose_name=_("grid"))
+                             verbose_name=_("grid"), db_index=False)
     lat = models.FloatField(_("latitude"), null=True, blank=True)
     lng = models.FloatField(_("longitude"), null=True, blank=True)
     address = models.CharField(_("location"), max_length=200, blank=True)
@@ -136,12 +142,12 @@ class Event(ScopedModel):
     custom = models.JSONField(_("custom fields"), default=dict, blank=True)
     # where the event is now
     centre = models.ForeignKey("regions.Centre", on_delete=models.PROTECT, related_name="+",
-                               verbose_name=_("current centre"))
+                               verbose_name=_("current centre"), db_index=False)
     level = models.CharField(_("current level"), max_length=8, choices=Level.choices)
     department = models.ForeignKey("regions.Centre", null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="+", verbose_name=_("department"))
     assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="assigned_events", verbose_name=_("handler"))
+                                 related_name="assigned_events", verbose_name=_("handler"), db_index=False)
     # deadline of the current step (null when no step is running)
     step = models.CharField(_("step"), max_length=8, choices=Step.choices, blank=True)
     step_started_at = models.DateTimeField(null=True, blank=True)
@@ -164,9 +170,9 @@ class Event(ScopedModel):
                                      related_name="duplicates", verbose_name=_("merged into"))
     related = models.ManyToManyField("self", blank=True, verbose_name=_("related events"))
     alert_ref = models.CharField(_("alert"), max_length=64, blank=True)
-    idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True)
     idempotency_hash = models.CharField(max_length=64, blank=True)
-    rate_token = models.CharField(max_length=43, blank=True, db_index=True)
+    rate_token = models.CharField(max_length=43, blank=True)
     version = models.PositiveIntegerField(default=0)
 
     objects: ClassVar[Any] = ScopedQuerySet.as_manager()
@@ -184,6 +190,12 @@ class Event(ScopedModel):
             models.Index(fields=["region_code", "created_at"]),
             # the newest-first lists: the first page is read off this index, whatever the history's size
             models.Index(fields=["-created_at", "-id"], name="event_recent_idx"),
+            models.Index(fields=["rate_token"], name="event_rate_token_idx"),
+            models.Index(fields=["region"], name="event_region_idx"),  # the PROTECT check when a region goes
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["number"], name="event_number_unique"),
+            models.UniqueConstraint(fields=["idempotency_key"], name="event_idempotency_key_unique"),
         ]
 
     def __str__(self) -> str:

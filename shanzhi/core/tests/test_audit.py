@@ -1,3 +1,4 @@
+import datetime as dt
 import threading
 from typing import Any
 
@@ -159,6 +160,36 @@ def test_record_many_writes_the_rows_record_would_and_keeps_one_chain():
     assert AuditEntry.objects.get(seq=5).prev_hash == stored[4].hash
     result = audit.verify()
     assert result.ok and result.checked == 5
+
+
+def test_record_many_hashes_match_the_stored_rows_for_awkward_text_and_a_user_actor():
+    from django.contrib.auth import get_user_model
+
+    from shanzhi.core import context
+
+    user = get_user_model().objects.create_user(username='ren "quoted" \\ 人')
+    awkward = 'a "q" \\ b\n\t\u2028 中文 \x01'
+    token = context.set_current(context.RequestContext(request_id=awkward, ip="::1"))
+    try:
+        with transaction.atomic():
+            entries = audit.record_many(actor=user, items=[
+                {"action": "test.awkward", "object_type": awkward, "object_id": awkward, "region_code": "330902",
+                 "before": {awkward: [awkward, 1.5, True, None]}, "after": {"z": {"b": 2, "a": 1}, "": ""}},
+                {"action": awkward, "object_type": "t", "object_id": "x"},
+            ], returning=True)
+            assert audit.record_many(actor=user, items=[{"action": "test.none"}], returning=False) == []
+    finally:
+        context.reset(token)
+    stored = list(AuditEntry.objects.order_by("seq"))
+    assert [row.hash for row in stored[:2]] == [entry.hash for entry in entries]
+    for row in stored:
+        row.created_at = row.created_at.astimezone(dt.UTC)
+        assert audit.compute_hash(row) == row.hash
+        assert row.actor_id == user.pk and row.request_id == awkward
+    assert stored[0].object_id == awkward and stored[0].before == {awkward: [awkward, 1.5, True, None]}
+    assert stored[1].object_id == "x" and stored[1].before is None and stored[1].after is None
+    result = audit.verify()
+    assert result.ok and result.checked == 3
 
 
 def test_record_many_with_an_object_and_outside_a_transaction():

@@ -120,3 +120,46 @@ def test_periodic_steps_run_on_their_own_thread(monkeypatch: Any) -> None:
     stop.set()
     thread.join(10)
     assert not thread.is_alive() and seen == ["periodic"]  # ran once: `every` is respected
+
+
+def test_one_of_several_workers_runs_the_periodic_steps() -> None:
+    """Of several workers only one runs the periodic steps (each alert tick once, not once per worker); when its
+    connection goes, another takes over."""
+    from django.db import connection
+
+    from shanzhi.events.management.commands import worker
+
+    if connection.vendor != "postgresql":
+        assert worker._runs_periodic({})
+        return
+    first_turn = threading.Event()
+    release = threading.Event()
+    results: dict[str, list[bool]] = {"a": [], "b": []}
+
+    def holder() -> None:
+        held: dict[str, Any] = {}
+        try:
+            results["a"].append(worker._runs_periodic(held))
+            results["a"].append(worker._runs_periodic(held))  # still the same connection: still its turn
+            first_turn.set()
+            release.wait(10)
+        finally:
+            connection.close()  # the worker stops: its session lock goes with its connection
+
+    def other() -> None:
+        held: dict[str, Any] = {}
+        try:
+            first_turn.wait(10)
+            results["b"].append(worker._runs_periodic(held))
+            release.set()
+            thread_a.join(10)
+            results["b"].append(worker._runs_periodic(held))
+        finally:
+            connection.close()
+
+    thread_a = threading.Thread(target=holder)
+    thread_b = threading.Thread(target=other)
+    thread_a.start()
+    thread_b.start()
+    thread_b.join(20)
+    assert results == {"a": [True, True], "b": [False, True]}

@@ -37,14 +37,41 @@ def _run_queued_tasks(limit: int) -> int:
 
 log = logging.getLogger("shanzhi.worker")
 
+# any constant: the key of the PostgreSQL session advisory lock held by the one worker that runs the periodic steps
+_PERIODIC_LOCK_KEY = 0x5A4E_9E71
+
+
+def _runs_periodic(held: dict[str, Any]) -> bool:
+    """Whether this worker runs the periodic steps now.  On PostgreSQL only the worker whose connection holds a
+    session advisory lock does (one alert tick per interval however many workers run, not one per worker: with
+    event-count rules over 10^6 events each tick takes seconds of the database's CPU); another worker takes over
+    when that connection goes.  Elsewhere (SQLite: one worker) always."""
+    if connection.vendor != "postgresql":
+        return True
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw is not None and held.get("connection") is raw:
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_PERIODIC_LOCK_KEY])
+        row = cursor.fetchone()
+    held["connection"] = raw if row and row[0] else None
+    return held["connection"] is not None
+
 
 def _periodic_loop(stop: threading.Event, interval: float) -> None:
     """The periodic steps (alert rules, grouping, notifications …) on their own thread and database connection,
-    so a slow step (event-count rules over a large history) never delays the deadline sweep."""
+    so a slow step (event-count rules over a large history) never delays the deadline sweep; of several workers,
+    one runs them (:func:`_runs_periodic`)."""
+    held: dict[str, Any] = {}
     try:
         while not stop.is_set():
             close_old_connections()
-            periodic.run_due(timezone.now())
+            try:
+                if _runs_periodic(held):
+                    periodic.run_due(timezone.now())
+            except Exception:  # the database went away: try again next time
+                log.exception("periodic steps")
             stop.wait(interval)
     finally:
         connection.close()
