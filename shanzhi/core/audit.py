@@ -177,7 +177,8 @@ def record_many(*, actor: Any, items: list[dict[str, Any]], returning: bool = Tr
     default_ctx = context.current()
     default_actor = _actor(actor)
     if connection.vendor != "postgresql":
-        return _record_many_orm(default_actor, default_ctx, items)
+        entries = _record_many_orm(default_actor, default_ctx, items)
+        return entries if returning else []
     # canonical() is json.dumps(body, sort_keys=True, …): the keys in sorted order, the values as _dump writes them
     # (user, label, context), action, object_type, object_id, region_code, before, after (JSON text or None)
     rows: list[tuple[Any, ...]] = []
