@@ -428,11 +428,13 @@ def _mark_duplicates(events: list[Event]) -> None:
         e.possible_duplicates = found[e.pk]  # type: ignore[attr-defined]
 
 
-def event_create(*, actor: Any, data: Intake, idempotency_key: str | None = None) -> tuple[Event, bool]:
+def event_create(*, actor: Any, data: Intake, idempotency_key: str | None = None,
+                 _attempt: int = 1) -> tuple[Event, bool]:
     """Accept a report.  Returns (event, created); a replay of the same Idempotency-Key returns the first event.
 
     Concurrent reports in one process share a transaction (group commit, :mod:`.intake`); alone, a report is
-    written in a transaction of its own, or in the caller's when there is one."""
+    written in a transaction of its own, or in the caller's when there is one.  A clash of the random event number
+    (likely once a day holds tens of thousands of reports) draws another number."""
     from .intake import commit
 
     item = prepare_create(actor=actor, data=data, idempotency_key=idempotency_key)
@@ -443,6 +445,8 @@ def event_create(*, actor: Any, data: Intake, idempotency_key: str | None = None
     except IntegrityError:
         if idempotency_key and Event.objects.filter(idempotency_key=idempotency_key).exists():
             return event_create(actor=actor, data=data, idempotency_key=idempotency_key)
+        if _attempt < 3 and Event.objects.filter(number=item.event.number).exists():
+            return event_create(actor=actor, data=data, idempotency_key=idempotency_key, _attempt=_attempt + 1)
         raise
     return item.event, True
 

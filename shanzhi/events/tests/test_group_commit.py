@@ -194,3 +194,14 @@ def test_revoked_token_is_refused_at_once_in_this_process(client: Any, ev: Any, 
     assert client.get("/api/v1/me", **headers).status_code == 401
     forged = token[:-4] + ("aaaa" if not token.endswith("aaaa") else "bbbb")
     assert client.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {forged}").status_code == 401
+
+
+@pytest.mark.django_db
+def test_a_clashing_event_number_draws_another(ev: Any, monkeypatch: Any) -> None:
+    first, _ = services.event_create(actor=ev.grid_worker, data=_intake(ev, 1))
+    numbers = iter([first.number, "SJ2026010100000001"])
+    monkeypatch.setattr(services, "_new_number", lambda now: next(numbers))
+    second, created = services.event_create(actor=ev.grid_worker, data=_intake(ev, 2))
+    assert created and second.number == "SJ2026010100000001"
+    assert Event.objects.count() == 2
+    assert AuditEntry.objects.filter(action="events.event.create").count() == 2
