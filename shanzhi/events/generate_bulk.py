@@ -103,7 +103,9 @@ _VC_TABLE = ("CREATE TEMP TABLE _bulk_vc (vi int, ci int, code text, vname text,
 
 def _decisions_sql(seed: int, open_share: float | None) -> str:
     """``CREATE TEMP TABLE _bulk_ev AS``: the decisions of events ``%(first)s .. %(last)s``."""
-    u = lambda k: _u(k, seed)  # noqa: E731
+    def u(k: int) -> str:
+        return _u(k, seed)
+
     if open_share is not None:
         open_now = f"{u(5)} < %(open_share)s"
     else:  # as generate(): most recent events are open, old ones rarely
@@ -192,7 +194,9 @@ FROM (
 
 def _event_columns(seed: int) -> list[tuple[str, str]]:
     """(column of events_event, expression over ``b`` = _bulk_ev and ``vc`` = _bulk_vc)."""
-    u = lambda k: _u(k, seed, "b.id")  # noqa: E731
+    def u(k: int) -> str:
+        return _u(k, seed, "b.id")
+
     named = "b.source IN ('hotline', 'resident')"
     return [
         ("id", "b.id"),

@@ -102,6 +102,7 @@ def _check_invariants(days: int) -> None:
         assert e.step == step
         if step:  # the running step's deadline, and where the sweep will look next
             assert e.step_started_at == e.updated_at
+            assert e.warn_at is not None and e.deadline_at is not None and e.step_started_at is not None
             assert e.step_started_at < e.warn_at < e.deadline_at
             assert e.overdue == (e.deadline_at <= NOW)
             assert e.warned == (e.warn_at <= NOW)
@@ -168,6 +169,7 @@ def test_the_same_seed_and_ids_build_the_same_events(tree: factories.Tree) -> No
     first = generate_bulk(count=300, days=60, seed=3, now=NOW, chunk=120)
     rows = list(Event.objects.order_by("id").values_list(*fields))
     Event.objects.all().delete()
+    assert first.first_id is not None
     with connection.cursor() as cursor:  # the same ids again
         cursor.execute("SELECT setval(pg_get_serial_sequence('events_event', 'id'), %s)", [first.first_id - 1])
     generate_bulk(count=300, days=60, seed=3, now=NOW, chunk=300)  # chunking does not change the events
