@@ -11,7 +11,8 @@ on the server.  Per chunk (one transaction, ``chunk`` events, default 10^6):
 2. the decisions of each event (village, category, source, age, final status, escalations, how far along the
    main path it got, rework, supervision, rating, late steps, the deadline of the running step …) are
    computed from deterministic pseudo-random numbers, ``hashint8extended(id, seed·1000 + k)`` scaled to
-   [0, 1), into a narrow temp table: the same seed and ids build the same events;
+   [0, 1), into a narrow temp table: the same seed and ids build the same events (each stage of the query
+   is fenced with ``OFFSET 0`` so a decision is computed once, not inlined into every later use; JIT is off);
 3. one ``INSERT INTO events_event … SELECT`` writes the events (ids reserved from the sequence as
    ``generate()`` does, numbers ``SJ<local date><id:010d>``);
 4. the ``DailyStat`` deltas are the ``GROUP BY`` of the chunk's events over (village, local day, category,
@@ -156,7 +157,8 @@ FROM (
                 END AS rating
     FROM (
       SELECT w.id, w.vi, w.ci, w.source, w.created, w.code, w.cat_id, w.m_accept, w.m_dispatch, w.m_handle,
-             w.m_verify, w.status, w.esc, w.lv[w.esc + 1] AS level, w.cid[w.esc + 1] AS centre_id,
+             w.m_verify, CASE WHEN w.status = 'reported' AND w.esc > 0 THEN 'escalated' ELSE w.status END AS status,
+             w.esc, w.lv[w.esc + 1] AS level, w.cid[w.esc + 1] AS centre_id,
              CASE w.status WHEN 'reported' THEN 0 WHEN 'escalated' THEN 0 WHEN 'rejected' THEN 0
                   WHEN 'accepted' THEN 1 WHEN 'dispatched' THEN 2 WHEN 'in_progress' THEN 3 WHEN 'handled' THEN 4
                   WHEN 'verified' THEN 5 WHEN 'closed' THEN 6 WHEN 'rated' THEN 7 WHEN 'reopened' THEN 4
@@ -183,11 +185,17 @@ FROM (
                    %(now)s - power({_u(4, seed, 'g.id')}, 1.15) * %(days)s * 86400 * interval '1 second'
                      AS created
             FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS g(id)
+            OFFSET 0
           ) t
+          OFFSET 0
         ) v JOIN _bulk_vc vc ON vc.vi = v.vi AND vc.ci = v.ci
+        OFFSET 0
       ) w
+      OFFSET 0
     ) q
+    OFFSET 0
   ) r
+  OFFSET 0
 ) s
 """
 
@@ -344,12 +352,15 @@ def generate_bulk(*, count: int, days: int = 180, seed: int = 1, now: dt.datetim
             t0 = time.monotonic()
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute("SET LOCAL work_mem = '256MB'")
+                cursor.execute("SET LOCAL jit = off")  # compiling these long expressions took minutes
                 first = _reserve_ids(part)
                 if result.first_id is None:
                     result.first_id = first
                 cursor.execute(_VC_TABLE)
                 _copy("_bulk_vc", _VC_COLUMNS, rows)
+                cursor.execute("ANALYZE _bulk_vc")  # (temp tables have no statistics: a hash join, not a loop)
                 cursor.execute(decisions, {**params, "first": first, "last": first + part - 1})
+                cursor.execute("ANALYZE _bulk_ev")
                 cursor.execute(insert, params)
                 inserted = cursor.rowcount
                 t1 = time.monotonic()

@@ -124,6 +124,8 @@ def _check_invariants(days: int) -> None:
             assert e.suspended_from in ("accepted", "dispatched", "in_progress")
         if e.status == "escalated":
             assert e.escalation_count >= 1
+        if e.status == "reported":  # an escalated event stays "escalated" until accepted
+            assert e.escalation_count == 0
         if e.status == "reopened":
             assert e.reopen_count >= 1
         if e.status in ("reported", "escalated", "rejected"):
