@@ -17,8 +17,8 @@ on the server.  Per chunk (one transaction, ``chunk`` events, default 10^6):
    ``generate()`` does, numbers ``SJ<local date><id:010d>``);
 4. the ``DailyStat`` deltas are the ``GROUP BY`` of the chunk's events over (village, local day, category,
    source, metric), merged with ``INSERT … ON CONFLICT DO UPDATE``, and the ``AreaStat`` sums are merged from
-   the same deltas by ``rollup.merge_area_from``: the counters equal what ``generate()`` (and the services)
-   would have written for these events.
+   the same deltas (first folded to towns, the finest level it keeps) by ``rollup.merge_area_from``: the
+   counters equal what ``generate()`` (and the services) would have written for these events.
 
 The mix of states follows ``generate.OPEN_MIX`` / ``FINISHED_MIX`` (open share by age, or ``open_share``).
 No timeline rows are written (``version`` is 0, as with ``generate(timeline=False)``); the on-time/late step
@@ -367,19 +367,24 @@ def generate_bulk(*, count: int, days: int = 180, seed: int = 1, now: dt.datetim
                 cursor.execute(deltas, params)
                 result.rollup_rows += cursor.rowcount
                 cursor.execute(merge)
-                merge_area_from("_bulk_dailystat")
+                t2 = time.monotonic()
+                # AreaStat keeps towns and above: fold the villages first (the same sums, ~10x fewer rows)
+                cursor.execute("CREATE TEMP TABLE _bulk_town AS SELECT substr(region_code, 1, 9) AS region_code, "
+                               "day, category_id, source, metric, SUM(value)::bigint AS value FROM _bulk_dailystat "
+                               "GROUP BY 1, 2, 3, 4, 5")
+                merge_area_from("_bulk_town")
                 cursor.execute("SELECT status, COUNT(*) FROM _bulk_ev GROUP BY status")
                 for status, n in cursor.fetchall():
                     by_status[status] = by_status.get(status, 0) + int(n)
-                cursor.execute("DROP TABLE _bulk_dailystat, _bulk_ev, _bulk_vc")
+                cursor.execute("DROP TABLE _bulk_town, _bulk_dailystat, _bulk_ev, _bulk_vc")
                 if inserted != part:
                     raise RuntimeError(f"inserted {inserted} events, expected {part}")
                 result.last_id = first + part - 1
             done += part
-            t2 = time.monotonic()
-            say(f"{done}/{count} events: chunk of {part} in {t2 - t0:.1f} s (events {t1 - t0:.1f} s, rollups "
-                f"{t2 - t1:.1f} s), {part / (t2 - t0):.0f} events/s; overall "
-                f"{done / (t2 - started):.0f} events/s")
+            t3 = time.monotonic()
+            say(f"{done}/{count} events: chunk of {part} in {t3 - t0:.1f} s (events {t1 - t0:.1f} s, DailyStat "
+                f"{t2 - t1:.1f} s, AreaStat {t3 - t2:.1f} s), {part / (t3 - t0):.0f} events/s; overall "
+                f"{done / (t3 - started):.0f} events/s")
         result.events = done
     finally:
         if dropped:
