@@ -333,6 +333,7 @@ def generate_bulk(*, count: int, days: int = 180, seed: int = 1, now: dt.datetim
               "WHERE m.value <> 0 GROUP BY 1, 2, 3, 4, 5")
     merge = ("INSERT INTO events_dailystat (region_code, day, category_id, source, metric, value) "
              "SELECT region_code, day, category_id, source, metric, value FROM _bulk_dailystat "
+             "ORDER BY 1, 2, 3, 4, 5 "  # in the unique index's order: its pages are visited once, in sequence
              "ON CONFLICT (region_code, day, category_id, source, metric) "
              "DO UPDATE SET value = events_dailystat.value + excluded.value")
     result = GenerateResult()
