@@ -141,6 +141,9 @@ def _check_invariants(days: int) -> None:
 def test_bulk_events_are_coherent_and_rollups_equal_the_events(tree: factories.Tree) -> None:
     result = generate_bulk(count=3000, days=120, seed=7, now=NOW, chunk=1100, open_share=0.4)
     assert result.events == Event.objects.count() == 3000
+    with connection.cursor() as cursor:  # the foreign-key checks are back on (when they were skipped)
+        cursor.execute("SHOW session_replication_role")
+        assert cursor.fetchone()[0] == "origin"
     assert result.last_id is not None and result.first_id is not None
     assert result.last_id - result.first_id + 1 == 3000 and result.rollup_rows > 3000
     assert result.by_status == dict(Event.objects.values("status").annotate(n=Count("id"))
