@@ -36,7 +36,8 @@ class Command(BaseCommand):
                          help="with --bulk: events per statement and transaction (default 1000000)")
         gen.add_argument("--rebuild-indexes", action="store_true",
                          help="with --bulk: drop the secondary indexes of the event table before the load and "
-                              "recreate them after it (for loads large relative to the table)")
+                              "recreate them after it (for loads large relative to the table); their definitions "
+                              "are printed first: if the run is killed, recreate them from there")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["database_url"]:
