@@ -1,7 +1,9 @@
 """Statistics and list benchmark: city statistics and the scoped event list at growing history sizes.
 
 Database ``sz_bench_stats`` (PostgreSQL): the demo city (size ``city``: 426 villages), then generated events
-(no timelines) spread over 400 days, grown in steps (``--sizes 100000,1000000,10000000``).  At each size,
+(no timelines) spread over 400 days, grown in steps (``--sizes 100000,1000000,10000000``) by the set-based
+generator (``generate_bulk``, ``shanzhi events generate --bulk``), which drops and recreates the event table's
+secondary indexes when a step adds at least as many events as the table holds.  At each size,
 after ANALYZE, each measurement runs ``--repeat`` times (after one warm-up run) and reports p50/p95 in ms:
 
 * ``stats_30d`` / ``stats_1y``: ``selectors.statistics`` for the city administrator's whole city, the last 30
@@ -14,7 +16,7 @@ after ANALYZE, each measurement runs ``--repeat`` times (after one warm-up run) 
 
 Targets: p95 < 100 ms, and p95 at the largest size <= 1.5 x p95 at 100,000.
 
-    uv run python bench/stats_list.py [--sizes 100000,1000000] [--repeat 30] [--keep] [--db NAME]
+    uv run python bench/stats_list.py [--sizes 100000,1000000] [--repeat 30] [--chunk N] [--keep] [--db NAME]
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--days", type=int, default=400)
-    parser.add_argument("--batch", type=int, default=100000, help="events per generator transaction")
+    parser.add_argument("--chunk", type=int, default=1_000_000, help="events per generator statement/transaction")
     parser.add_argument("--keep", action="store_true", help="reuse the database (grow from what is there)")
     parser.add_argument("--db", default=DB, help=f"database name (default {DB})")
     args = parser.parse_args()
@@ -105,7 +107,7 @@ def main() -> None:
     setup_django(url)
     from django.db import connection
 
-    from shanzhi.events.generate import generate
+    from shanzhi.events.generate_bulk import generate_bulk
     from shanzhi.events.models import AreaStat, DailyStat, Event
 
     results: dict[int, dict[str, tuple[float, float]]] = {}
@@ -114,14 +116,21 @@ def main() -> None:
         have = Event.objects.count()
         if size > have:
             seed += 1
-            r = generate(count=size - have, days=args.days, seed=seed, timeline=False, batch=args.batch,
-                         log=lambda m: print("  generate", m, flush=True))
-            print(f"generated {r.events} events in {r.seconds:.0f} s ({r.rate:.0f}/s), load {os.getloadavg()}",
-                  flush=True)
+            rebuild = size - have >= have  # a load as large as the table: build its indexes afterwards
+            r = generate_bulk(count=size - have, days=args.days, seed=seed, chunk=args.chunk,
+                              rebuild_indexes=rebuild, log=lambda m: print("  generate", m, flush=True))
+            print(f"generated {r.events} events in {r.seconds:.0f} s ({r.rate:.0f}/s, indexes "
+                  f"{'rebuilt' if rebuild else 'kept'}), {r.rollup_rows} DailyStat deltas, "
+                  f"load {os.getloadavg()}", flush=True)
+            print(json.dumps({"bench": "generate_bulk", "events": r.events, "seconds": round(r.seconds, 1),
+                              "rate": round(r.rate), "rebuild_indexes": rebuild,
+                              "load_avg_after": os.getloadavg()}), flush=True)
+        t0 = time.monotonic()
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE events_event")
             cursor.execute("VACUUM ANALYZE events_dailystat")
             cursor.execute("VACUUM ANALYZE events_areastat")
+        print(f"VACUUM ANALYZE in {time.monotonic() - t0:.0f} s", flush=True)
         events, stats_rows = Event.objects.count(), DailyStat.objects.count()
         area_rows = AreaStat.objects.count()
         print(f"size: {events} events, {stats_rows} DailyStat rows, {area_rows} AreaStat rows, "
