@@ -50,11 +50,12 @@ def build(url: str, pending: int) -> None:
     setup_django(url)
     from django.db import connection
 
-    from shanzhi.events.generate import generate
+    from shanzhi.events.generate_bulk import generate_bulk
 
     t0 = time.monotonic()
-    result = generate(count=pending, days=30, seed=42, timeline=False, open_share=1.0, batch=50000,
-                      log=lambda m: print("  generate", m, flush=True))
+    # the set-based generator (no timelines): 10^6 open events in minutes instead of the Python generator's ~20
+    result = generate_bulk(count=pending, days=30, seed=42, open_share=1.0, rebuild_indexes=True,
+                           log=lambda m: print("  generate", m, flush=True))
     print(f"generated {result.events} open events in {result.seconds:.0f} s ({result.rate:.0f}/s)")
     with connection.cursor() as cursor:
         # every open event with a running step gets a pending deadline in the next 30 days
