@@ -303,11 +303,14 @@ def test_fast_path_outside_a_transaction(tree: factories.Tree) -> None:
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_move_by_another_connection_is_heard(tree: factories.Tree, django_assert_max_num_queries: Any) -> None:
+def test_a_move_by_another_connection_is_heard(tree: factories.Tree, django_assert_max_num_queries: Any,
+                                               settings: Any) -> None:
     """PostgreSQL: while nothing moves, the intake reads nothing but the batch; another process's move arrives as a
     notification on the listening connection."""
     import psycopg
     from django.db import connection
+
+    settings.SHANZHI_MEMO_SECONDS = 5  # the token is remembered, as in production (core.memo)
 
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL only")
