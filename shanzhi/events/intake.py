@@ -16,7 +16,7 @@ A caller already inside a transaction writes its report in that transaction (no 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -33,13 +33,12 @@ class _Slot:
 
 @dataclass
 class Stats:
-    """Counters of this process, for tests and the benchmark: batches written and reports in them."""
+    """Counters of this process: batches written, reports in them, the largest batch, batches retried alone."""
 
     batches: int = 0
     reports: int = 0
     largest: int = 0
     retried: int = 0
-    sizes: list[int] = field(default_factory=list)
 
 
 stats = Stats()
@@ -104,8 +103,6 @@ def write_batch(batch: list[_Slot]) -> None:
             stats.batches += 1
             stats.reports += len(batch)
             stats.largest = max(stats.largest, len(batch))
-            if len(stats.sizes) < 10_000:
-                stats.sizes.append(len(batch))
     finally:
         for slot in batch:
             slot.done = True

@@ -127,13 +127,12 @@ def _notify_many(notes: list[tuple[Event, Iterable[int], str, str]]) -> None:
     Notification.objects.bulk_create(rows)
     webhook = getattr(settings, "SHANZHI_WEBHOOK_URL", "")
     if webhook:
-        for event, ids, kind, text in sent:
-            Outbox.objects.get_or_create(
-                dedupe_key=f"event:{event.pk}:{event.version}:{kind}",
-                defaults={"channel": "webhook", "next_attempt_at": timezone.now(),
-                          "payload": {"event": event.number, "kind": kind, "text": text, "status": event.status,
-                                      "users": ids}},
-            )
+        now = timezone.now()
+        # one insert for the batch; a message already queued under the same key is kept (de-duplicated)
+        Outbox.objects.bulk_create([
+            Outbox(dedupe_key=f"event:{event.pk}:{event.version}:{kind}", channel="webhook", next_attempt_at=now,
+                   payload={"event": event.number, "kind": kind, "text": text, "status": event.status, "users": ids})
+            for event, ids, kind, text in sent], ignore_conflicts=True)
         transaction.on_commit(_send_outbox_soon)
 
 

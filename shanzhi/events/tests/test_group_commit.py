@@ -90,7 +90,9 @@ def test_a_bad_report_in_a_batch_fails_alone(ev: Any) -> None:
     items = [services.prepare_create(actor=ev.grid_worker, data=_intake(ev, n)) for n in range(3)]
     items[1].event.number = items[0].event.number  # collides with the first: unique violation
     slots = [intake.make_slot(item) for item in items]
+    retried = intake.stats.retried
     intake.write_batch(slots)
+    assert intake.stats.retried == retried + 1  # the batch failed, then each report was written alone
     assert all(s.done for s in slots)
     assert slots[0].error is None and slots[2].error is None
     assert isinstance(slots[1].error, IntegrityError)
